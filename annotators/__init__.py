@@ -1,0 +1,26 @@
+"""spark-deberta: Spark NLP-compatible annotators, pure Python, DeBERTa-v3 in ONNX Runtime."""
+
+from annotators.annotation import (
+    CATEGORY,
+    DOCUMENT,
+    SENTENCE_EMBEDDINGS,
+    TOKEN,
+    WORD_EMBEDDINGS,
+)
+from annotators.document import DocumentAssembler
+from annotators.light import LightPipeline
+from annotators.sentence import SentenceDetector
+from annotators.tokenizer import Tokenizer, TokenizerModel
+
+__all__ = [
+    "CATEGORY",
+    "DOCUMENT",
+    "SENTENCE_EMBEDDINGS",
+    "TOKEN",
+    "WORD_EMBEDDINGS",
+    "DocumentAssembler",
+    "LightPipeline",
+    "SentenceDetector",
+    "Tokenizer",
+    "TokenizerModel",
+]

@@ -1,0 +1,95 @@
+"""The annotation schema shared by every stage.
+
+An annotation column is ``array<struct<annotatorType, begin, end, result, metadata, embeddings>>``
+exactly as Spark NLP defines it; we take the struct from the ``spark-nlp`` package's pure-Python
+``Annotation.dataType()`` so the two libraries cannot drift apart. Inside the Python cores an
+annotation is a plain ``dict`` with those six keys: cheap to build, and ``pyarrow`` converts a
+list of them to the Arrow struct type directly.
+
+Offsets are Python string indices (code points), ``end`` inclusive, so
+``text[begin:end + 1] == result`` holds for any Unicode text. Spark SQL's ``length`` and
+``substring`` count code points too. (The JVM reference counts UTF-16 units, which differs only
+for characters outside the Basic Multilingual Plane, such as emoji.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import types as T
+from sparknlp.annotation import Annotation as SparkNLPAnnotation
+
+DOCUMENT = "document"
+TOKEN = "token"
+WORD_EMBEDDINGS = "word_embeddings"
+SENTENCE_EMBEDDINGS = "sentence_embeddings"
+CATEGORY = "category"
+
+ANNOTATOR_TYPE_KEY = "annotatorType"
+
+AnnotationDict = dict[str, Any]
+
+#: The struct of one annotation (Spark NLP's ``Annotation.dataType()``).
+ANNOTATION_TYPE: T.StructType = SparkNLPAnnotation.dataType()
+#: The type of an annotation column.
+ANNOTATION_ARRAY_TYPE = T.ArrayType(ANNOTATION_TYPE, containsNull=True)
+
+
+@lru_cache(maxsize=1)
+def annotation_arrow_type() -> pa.DataType:
+    """The Arrow type of an annotation column, as Spark's Arrow serializer expects it."""
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    return to_arrow_type(ANNOTATION_ARRAY_TYPE)
+
+
+def make_annotation(
+    annotator_type: str,
+    begin: int,
+    end: int,
+    result: str,
+    metadata: Mapping[str, str] | None = None,
+    embeddings: Iterable[float] | None = None,
+) -> AnnotationDict:
+    """Build one annotation as the plain dict the cores pass around."""
+    return {
+        "annotatorType": annotator_type,
+        "begin": begin,
+        "end": end,
+        "result": result,
+        "metadata": dict(metadata) if metadata else {},
+        "embeddings": list(embeddings) if embeddings is not None else [],
+    }
+
+
+def column_metadata(annotator_type: str) -> dict[str, str]:
+    """Spark column metadata that marks a column as holding annotations of one type."""
+    return {ANNOTATOR_TYPE_KEY: annotator_type}
+
+
+def to_spark_nlp(annotation: AnnotationDict) -> SparkNLPAnnotation:
+    """Convert a core dict to the ``sparknlp.annotation.Annotation`` users already know."""
+    return SparkNLPAnnotation(
+        annotation["annotatorType"],
+        annotation["begin"],
+        annotation["end"],
+        annotation["result"],
+        dict(annotation["metadata"]),
+        list(annotation["embeddings"]),
+    )
+
+
+def from_row(row: Any) -> AnnotationDict:
+    """Convert a collected Spark ``Row`` (or a dict) of the annotation struct to a core dict."""
+    data = row.asDict() if hasattr(row, "asDict") else dict(row)
+    return make_annotation(
+        data["annotatorType"],
+        data["begin"],
+        data["end"],
+        data["result"],
+        data.get("metadata") or {},
+        data.get("embeddings") or [],
+    )

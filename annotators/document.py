@@ -1,0 +1,265 @@
+"""DocumentAssembler: raw text column -> one ``document`` annotation per text.
+
+On Spark it is built from SQL expressions only (no Python round trip); ``assemble`` is the same
+logic in Python for ``LightPipeline``. Both read the one ``CLEANUP_RULES`` table. Its patterns
+are written with explicit ASCII classes so that Java's regex (Spark's ``regexp_replace``) and
+Python's ``re`` mean the same thing: Java's ``\\s`` is ``[ \\t\\n\\x0B\\f\\r]``, Python's is all
+Unicode whitespace, so neither engine's ``\\s`` is used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.ml import Transformer
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from annotators.annotation import (
+    ANNOTATION_TYPE,
+    DOCUMENT,
+    AnnotationDict,
+    column_metadata,
+    make_annotation,
+)
+from annotators.base import keyword_only
+
+_WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
+_ESCAPED_NEWLINE = "(?:\\\\r)?(?:\\\\n)"  # the two-character text \n, optionally after \r
+_ESCAPED_TAB = "(?:\\\\t)"
+#: The annotation struct with every field nullable: Spark casts expressions to it, never to the
+#: strict schema (it will not cast a nullable field to a non-nullable one).
+_RELAXED_ARRAY_TYPE = T.ArrayType(
+    T.StructType([T.StructField(f.name, f.dataType, True) for f in ANNOTATION_TYPE.fields])
+)
+#: Characters Java's String.trim removes: everything up to and including U+0020.
+_TRIM_CHARS = "".join(chr(c) for c in range(0x21))
+
+
+@dataclass(frozen=True)
+class CleanupRule:
+    """Trim first (Java String.trim semantics) or not, then replace every match of a pattern."""
+
+    trim: bool
+    pattern: str | None
+    replacement: str
+
+
+CLEANUP_RULES: dict[str, CleanupRule] = {
+    "disabled": CleanupRule(False, None, ""),
+    "inplace": CleanupRule(False, _WS, " "),
+    "inplace_full": CleanupRule(False, f"{_WS}|{_ESCAPED_NEWLINE}|{_ESCAPED_TAB}", " "),
+    "shrink": CleanupRule(True, f"{_WS}+", " "),
+    "shrink_full": CleanupRule(True, f"{_WS}+|(?:\\\\r)*(?:\\\\n)+|(?:\\\\t)+", " "),
+    "each": CleanupRule(False, f"{_WS}[\\n\\t]", " "),
+    "each_full": CleanupRule(False, f"{_WS}(?:\\n|\\t|{_ESCAPED_NEWLINE}|{_ESCAPED_TAB})", " "),
+    "delete_full": CleanupRule(True, f"{_ESCAPED_NEWLINE}|{_ESCAPED_TAB}", ""),
+}
+CLEANUP_MODES = tuple(CLEANUP_RULES)
+
+
+def _check_cleanup_mode(value: Any) -> str:
+    mode = TypeConverters.toString(value).strip().lower()
+    if mode not in CLEANUP_RULES:
+        raise ValueError(
+            f"cleanupMode '{value}' is not supported; choose one of: {', '.join(CLEANUP_MODES)}"
+        )
+    return mode
+
+
+def clean_text(text: str, mode: str) -> str:
+    """Apply a cleanup mode in Python (the LightPipeline twin of ``_clean_column``)."""
+    rule = CLEANUP_RULES[mode]
+    if rule.trim:
+        text = text.strip(_TRIM_CHARS)
+    if rule.pattern is not None:
+        text = re.sub(rule.pattern, rule.replacement, text)
+    return text
+
+
+def _clean_column(text: Column, mode: str) -> Column:
+    rule = CLEANUP_RULES[mode]
+    if rule.trim:
+        text = F.btrim(text, F.lit(_TRIM_CHARS))
+    if rule.pattern is not None:
+        text = F.regexp_replace(text, rule.pattern, rule.replacement)
+    return text
+
+
+class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+    """Turn a string (or array<string>) column into a ``document`` annotation column.
+
+    Null text gives an empty annotation array; empty text gives one annotation with
+    ``begin=0, end=-1`` (as the reference does). With an array<string> input, each non-null
+    element becomes one annotation whose ``sentence`` metadata is its position in the array.
+    """
+
+    inputCol = Param(Params._dummy(), "inputCol", "input text column", TypeConverters.toString)
+    outputCol = Param(
+        Params._dummy(), "outputCol", "output annotation column", TypeConverters.toString
+    )
+    idCol = Param(Params._dummy(), "idCol", "id column for row reference", TypeConverters.toString)
+    metadataCol = Param(
+        Params._dummy(),
+        "metadataCol",
+        "map<string,string> column merged into metadata",
+        TypeConverters.toString,
+    )
+    cleanupMode = Param(
+        Params._dummy(),
+        "cleanupMode",
+        "possible values: " + ", ".join(CLEANUP_MODES),
+        _check_cleanup_mode,
+    )
+
+    output_annotator_type = DOCUMENT
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCol: str | None = None,
+        outputCol: str = DOCUMENT,
+        idCol: str | None = None,
+        metadataCol: str | None = None,
+        cleanupMode: str = "disabled",
+    ) -> None:
+        super().__init__()
+        self._setDefault(outputCol=DOCUMENT, cleanupMode="disabled")
+        self._set(**self._input_kwargs)
+
+    def setInputCol(self, value: str) -> DocumentAssembler:
+        return self._set(inputCol=value)
+
+    def getInputCol(self) -> str:
+        return self.getOrDefault(self.inputCol)
+
+    def setOutputCol(self, value: str) -> DocumentAssembler:
+        return self._set(outputCol=value)
+
+    def getOutputCol(self) -> str:
+        return self.getOrDefault(self.outputCol)
+
+    def setIdCol(self, value: str) -> DocumentAssembler:
+        return self._set(idCol=value)
+
+    def getIdCol(self) -> str:
+        return self.getOrDefault(self.idCol)
+
+    def setMetadataCol(self, value: str) -> DocumentAssembler:
+        return self._set(metadataCol=value)
+
+    def getMetadataCol(self) -> str:
+        return self.getOrDefault(self.metadataCol)
+
+    def setCleanupMode(self, value: str) -> DocumentAssembler:
+        return self._set(cleanupMode=value)
+
+    def getCleanupMode(self) -> str:
+        return self.getOrDefault(self.cleanupMode)
+
+    # -- the Python core (LightPipeline) -------------------------------------------------------
+
+    def assemble(
+        self,
+        text: str | list[str | None] | None,
+        id_value: Any = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[AnnotationDict]:
+        """The annotations this stage gives for one row, computed in Python."""
+        mode = self.getCleanupMode()
+        if text is None:
+            return []
+        if isinstance(text, str):
+            extra = dict(metadata or {})
+            if self.isDefined(self.idCol):
+                extra["id"] = None if id_value is None else str(id_value)
+            extra["sentence"] = "0"
+            cleaned = clean_text(text, mode)
+            return [make_annotation(DOCUMENT, 0, len(cleaned) - 1, cleaned, extra)]
+        out = []
+        for index, item in enumerate(text):
+            if item is not None:
+                cleaned = clean_text(item, mode)
+                out.append(
+                    make_annotation(
+                        DOCUMENT, 0, len(cleaned) - 1, cleaned, {"sentence": str(index)}
+                    )
+                )
+        return out
+
+    # -- Spark -----------------------------------------------------------------------------
+
+    def _document(self, text: Column, metadata: Column) -> Column:
+        cleaned = _clean_column(text, self.getCleanupMode())
+        return F.struct(
+            F.lit(DOCUMENT).alias("annotatorType"),
+            F.lit(0).alias("begin"),
+            (F.length(cleaned) - 1).alias("end"),
+            cleaned.alias("result"),
+            metadata.alias("metadata"),
+            F.array().cast(T.ArrayType(T.FloatType())).alias("embeddings"),
+        )
+
+    def _row_metadata(self) -> Column:
+        reserved = ["sentence"]
+        pairs: list[Column] = []
+        if self.isDefined(self.idCol):
+            reserved.append("id")
+            pairs += [F.lit("id"), F.col(self.getIdCol()).cast("string")]
+        pairs += [F.lit("sentence"), F.lit("0")]
+        own = F.create_map(*pairs)
+        if not self.isDefined(self.metadataCol):
+            return own
+        user = F.coalesce(
+            F.col(self.getMetadataCol()).cast(T.MapType(T.StringType(), T.StringType())),
+            F.create_map().cast(T.MapType(T.StringType(), T.StringType())),
+        )
+        # id and sentence are ours; drop the user's copies so map_concat never sees duplicate keys.
+        user = F.map_filter(user, lambda k, _v: ~k.isin(*reserved))
+        return F.map_concat(user, own)
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        if not self.isDefined(self.inputCol):
+            raise ValueError("DocumentAssembler: inputCol is not set; call setInputCol('text')")
+        name = self.getInputCol()
+        fields = {f.name: f for f in dataset.schema.fields}
+        if name not in fields:
+            raise ValueError(
+                f"DocumentAssembler: input column '{name}' does not exist; available columns: "
+                f"{', '.join(sorted(fields)) or 'none'}"
+            )
+        for param in (self.idCol, self.metadataCol):
+            if self.isDefined(param) and self.getOrDefault(param) not in fields:
+                raise ValueError(
+                    f"DocumentAssembler: {param.name} '{self.getOrDefault(param)}' does not exist"
+                )
+        kind = fields[name].dataType
+        text = F.col(name)
+        if isinstance(kind, T.ArrayType) and isinstance(kind.elementType, T.StringType):
+            docs = F.transform(
+                text,
+                lambda item, i: F.when(
+                    item.isNotNull(),
+                    self._document(item, F.create_map(F.lit("sentence"), i.cast("string"))),
+                ),
+            )
+            docs = F.filter(docs, lambda d: d.isNotNull())
+        elif isinstance(kind, T.StringType):
+            docs = F.when(text.isNull(), F.array()).otherwise(
+                F.array(self._document(text, self._row_metadata()))
+            )
+        else:
+            raise ValueError(
+                f"DocumentAssembler: input column '{name}' has type {kind.simpleString()}; "
+                "it needs string or array<string>"
+            )
+        docs = F.coalesce(docs.cast(_RELAXED_ARRAY_TYPE), F.array().cast(_RELAXED_ARRAY_TYPE))
+        output = self.getOutputCol()
+        return dataset.withColumn(output, docs.alias(output, metadata=column_metadata(DOCUMENT)))

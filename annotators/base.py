@@ -8,7 +8,7 @@ partition (through an Arrow UDF), a ``LightPipeline`` call on the driver, and a 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pyarrow as pa
 from pyspark import keyword_only
@@ -18,7 +18,6 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
-from pyspark.util import PythonEvalType
 
 from annotators.annotation import (
     ANNOTATION_ARRAY_TYPE,
@@ -100,7 +99,7 @@ def resolve_input_columns(
     return [found[t] for t in required_types]
 
 
-def annotation_udf(fn: AnnotateFn) -> Callable[..., Column]:
+def annotation_udf(fn: AnnotateFn, inputs: int) -> Callable[..., Column]:
     """Wrap a core in an iterator Arrow UDF that returns an annotation column.
 
     The core is pickled from the driver; state that must not travel (a model session) is created
@@ -109,16 +108,25 @@ def annotation_udf(fn: AnnotateFn) -> Callable[..., Column]:
     """
     arrow_type = annotation_arrow_type()
 
-    def run(batches: Iterator[Any]) -> Iterator[pa.Array]:
-        for batch in batches:
-            arrays = batch if isinstance(batch, tuple) else (batch,)
-            columns = [a.to_pylist(maps_as_pydicts="lossy") for a in arrays]
-            out = [fn(*[value or [] for value in row]) for row in zip(*columns, strict=True)]
-            yield pa.array(out, type=arrow_type)
+    def annotate_batch(arrays: tuple[pa.Array, ...]) -> pa.Array:
+        columns = [a.to_pylist(maps_as_pydicts="lossy") for a in arrays]
+        out = [fn(*[value or [] for value in row]) for row in zip(*columns, strict=True)]
+        return pa.array(out, type=arrow_type)
 
-    return F.arrow_udf(
-        run, ANNOTATION_ARRAY_TYPE, functionType=PythonEvalType.SQL_SCALAR_ARROW_ITER_UDF
-    )
+    # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
+    if inputs == 1:
+
+        def run_one(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
+            for batch in batches:
+                yield annotate_batch((batch,))
+
+        return F.arrow_udf(run_one, ANNOTATION_ARRAY_TYPE)
+
+    def run_many(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
+        for batch in batches:
+            yield annotate_batch(batch)
+
+    return F.arrow_udf(run_many, ANNOTATION_ARRAY_TYPE)
 
 
 class AnnotatorParams(Params):
@@ -172,7 +180,7 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
     def _transform(self, dataset: DataFrame) -> DataFrame:
         columns = self.input_columns(annotator_types_of(dataset.schema))
         output = self.getOutputCol()
-        udf = annotation_udf(self.annotator())
+        udf = annotation_udf(self.annotator(), len(columns))
         annotated = udf(*[F.col(c) for c in columns]).alias(
             output, metadata=column_metadata(self.output_annotator_type)
         )

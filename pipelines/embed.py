@@ -8,6 +8,7 @@ master is configured).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -121,15 +122,29 @@ def run(args: argparse.Namespace, spark: SparkSession) -> dict[str, object]:
     }
 
 
+def session() -> SparkSession:
+    """The active session, or a new one: local[*] when no master is configured.
+
+    A local session's Python workers run this interpreter (unless PYSPARK_PYTHON says
+    otherwise), so the job works from a virtual environment that is not activated.
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    from pyspark import SparkConf
+
+    builder = SparkSession.builder.appName("spark-deberta")
+    master = dict(SparkConf().getAll()).get("spark.master")
+    if master is None:
+        builder = builder.master("local[*]")
+    if master is None or master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return builder.getOrCreate()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    builder = SparkSession.builder.appName("spark-deberta")
-    if not SparkSession.getActiveSession():
-        from pyspark import SparkConf
-
-        if "spark.master" not in dict(SparkConf().getAll()):
-            builder = builder.master("local[*]")
-    spark = builder.getOrCreate()
+    spark = session()
     summary = run(args, spark)
     for key, value in summary.items():
         print(f"{key:>18}: {value}")

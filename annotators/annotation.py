@@ -14,10 +14,11 @@ for characters outside the Basic Multilingual Plane, such as emoji.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from pyspark.sql import types as T
 from sparknlp.annotation import Annotation as SparkNLPAnnotation
@@ -46,6 +47,40 @@ def annotation_arrow_type() -> pa.DataType:
     return to_arrow_type(ANNOTATION_ARRAY_TYPE)
 
 
+def annotations_to_arrow(rows: Sequence[Sequence[AnnotationDict]]) -> pa.Array:
+    """Build an annotation column column-wise: no Python work per float.
+
+    ``embeddings`` may be a list or a 1-D numpy array; vectors are concatenated by numpy and
+    handed to Arrow as one buffer.
+    """
+    arrow_type = annotation_arrow_type()
+    struct_type = arrow_type.value_type
+    flat = [a for row in rows for a in row]
+    row_offsets = np.cumsum([0, *map(len, rows)], dtype=np.int32)
+    metadata_offsets = np.cumsum([0, *(len(a["metadata"]) for a in flat)], dtype=np.int32)
+    metadata = pa.MapArray.from_arrays(
+        pa.array(metadata_offsets, pa.int32()),
+        pa.array([k for a in flat for k in a["metadata"]], pa.string()),
+        pa.array([v for a in flat for v in a["metadata"].values()], pa.string()),
+    )
+    vectors = [np.asarray(a["embeddings"], dtype=np.float32).reshape(-1) for a in flat]
+    vector_offsets = np.cumsum([0, *(v.size for v in vectors)], dtype=np.int32)
+    values = np.concatenate(vectors) if vectors else np.empty(0, np.float32)
+    embeddings = pa.ListArray.from_arrays(
+        pa.array(vector_offsets, pa.int32()), pa.array(values, pa.float32())
+    )
+    children = [
+        pa.array([a["annotatorType"] for a in flat], pa.string()),
+        pa.array([a["begin"] for a in flat], pa.int32()),
+        pa.array([a["end"] for a in flat], pa.int32()),
+        pa.array([a["result"] for a in flat], pa.string()),
+        metadata.cast(struct_type.field("metadata").type),
+        embeddings.cast(struct_type.field("embeddings").type),
+    ]
+    structs = pa.StructArray.from_arrays(children, fields=list(struct_type))
+    return pa.ListArray.from_arrays(pa.array(row_offsets, pa.int32()), structs, type=arrow_type)
+
+
 def make_annotation(
     annotator_type: str,
     begin: int,
@@ -70,15 +105,16 @@ def column_metadata(annotator_type: str) -> dict[str, str]:
     return {ANNOTATOR_TYPE_KEY: annotator_type}
 
 
-def to_spark_nlp(annotation: AnnotationDict) -> SparkNLPAnnotation:
+def to_spark_nlp(annotation: AnnotationDict, with_embeddings: bool = True) -> SparkNLPAnnotation:
     """Convert a core dict to the ``sparknlp.annotation.Annotation`` users already know."""
+    vector = annotation["embeddings"]
     return SparkNLPAnnotation(
         annotation["annotatorType"],
         annotation["begin"],
         annotation["end"],
         annotation["result"],
         dict(annotation["metadata"]),
-        list(annotation["embeddings"]),
+        [float(x) for x in vector] if with_embeddings else [],
     )
 
 

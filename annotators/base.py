@@ -23,12 +23,27 @@ from annotators.annotation import (
     ANNOTATION_ARRAY_TYPE,
     ANNOTATOR_TYPE_KEY,
     AnnotationDict,
-    annotation_arrow_type,
+    annotations_to_arrow,
     column_metadata,
 )
 
 #: A stage's core: one annotation list per input column in, the output annotation list out.
 AnnotateFn = Callable[..., list[AnnotationDict]]
+#: The same over a chunk of rows (each row a tuple of input annotation lists), for cores that
+#: batch across rows, such as the encoder.
+BatchAnnotateFn = Callable[[list[tuple[list[AnnotationDict], ...]]], list[list[AnnotationDict]]]
+#: Rows handed to a core at once: bounds the memory of one chunk's output annotations.
+ROWS_PER_CHUNK = 256
+
+
+def row_by_row(fn: AnnotateFn) -> BatchAnnotateFn:
+    """Lift a row-level core to the chunk level."""
+
+    def annotate_rows(rows: list[tuple[list[AnnotationDict], ...]]) -> list[list[AnnotationDict]]:
+        return [fn(*row) for row in rows]
+
+    return annotate_rows
+
 
 __all__ = [
     "AnnotateFn",
@@ -99,32 +114,35 @@ def resolve_input_columns(
     return [found[t] for t in required_types]
 
 
-def annotation_udf(fn: AnnotateFn, inputs: int) -> Callable[..., Column]:
+def annotation_udf(fn: BatchAnnotateFn, inputs: int) -> Callable[..., Column]:
     """Wrap a core in an iterator Arrow UDF that returns an annotation column.
 
     The core is pickled from the driver; state that must not travel (a model session) is created
-    lazily inside the core, once per Python worker. Null input arrays reach the core as empty
-    lists; the core's output is never null.
+    lazily inside the core, once per Python worker. Each Arrow batch is handed over in chunks of
+    ``ROWS_PER_CHUNK`` rows and answered chunk by chunk (Spark checks the total row count, not
+    each batch's), so one batch of huge documents never holds all its output at once. Null input
+    arrays reach the core as empty lists; the core's output is never null.
     """
-    arrow_type = annotation_arrow_type()
 
-    def annotate_batch(arrays: tuple[pa.Array, ...]) -> pa.Array:
-        columns = [a.to_pylist(maps_as_pydicts="lossy") for a in arrays]
-        out = [fn(*[value or [] for value in row]) for row in zip(*columns, strict=True)]
-        return pa.array(out, type=arrow_type)
+    def annotate_batch(arrays: tuple[pa.Array, ...]) -> Iterator[pa.Array]:
+        for offset in range(0, len(arrays[0]), ROWS_PER_CHUNK):
+            chunk = [a.slice(offset, ROWS_PER_CHUNK) for a in arrays]
+            columns = [a.to_pylist(maps_as_pydicts="lossy") for a in chunk]
+            rows = [tuple(value or [] for value in row) for row in zip(*columns, strict=True)]
+            yield annotations_to_arrow(fn(rows))
 
     # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
     if inputs == 1:
 
         def run_one(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
             for batch in batches:
-                yield annotate_batch((batch,))
+                yield from annotate_batch((batch,))
 
         return F.arrow_udf(run_one, ANNOTATION_ARRAY_TYPE)
 
     def run_many(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         for batch in batches:
-            yield annotate_batch(batch)
+            yield from annotate_batch(batch)
 
     return F.arrow_udf(run_many, ANNOTATION_ARRAY_TYPE)
 
@@ -170,6 +188,13 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
         """Return the core: a picklable function of one annotation list per input type."""
         raise NotImplementedError
 
+    def batch_annotator(self) -> BatchAnnotateFn:
+        """The core over a chunk of rows; stages that batch across rows override this."""
+        return row_by_row(self.annotator())
+
+    def _prepare(self, dataset: DataFrame) -> None:
+        """Driver-side work before the UDF is built (ship model files to executors)."""
+
     def input_columns(self, types_by_column: Mapping[str, str | None]) -> list[str]:
         """The input columns in ``input_annotator_types`` order, checked against their types."""
         input_cols = self.getInputCols() if self.isDefined(self.inputCols) else None
@@ -180,7 +205,8 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
     def _transform(self, dataset: DataFrame) -> DataFrame:
         columns = self.input_columns(annotator_types_of(dataset.schema))
         output = self.getOutputCol()
-        udf = annotation_udf(self.annotator(), len(columns))
+        self._prepare(dataset)
+        udf = annotation_udf(self.batch_annotator(), len(columns))
         annotated = udf(*[F.col(c) for c in columns]).alias(
             output, metadata=column_metadata(self.output_annotator_type)
         )

@@ -13,7 +13,7 @@ from pyspark.ml import PipelineModel, Transformer
 from sparknlp.annotation import Annotation
 
 from annotators.annotation import AnnotationDict, to_spark_nlp
-from annotators.base import AnnotateFn, AnnotatorModel
+from annotators.base import AnnotatorModel, BatchAnnotateFn
 from annotators.document import DocumentAssembler
 
 
@@ -32,7 +32,7 @@ class LightPipeline:
     ):
         stages = pipelineModel.stages if isinstance(pipelineModel, PipelineModel) else pipelineModel
         self.parse_embeddings = parse_embeddings
-        self._plan: list[tuple[Any, str, list[str], AnnotateFn | None]] = []
+        self._plan: list[tuple[Any, str, list[str], BatchAnnotateFn | None]] = []
         types: dict[str, str | None] = {}
         for stage in _flatten(stages):
             if isinstance(stage, DocumentAssembler):
@@ -41,7 +41,7 @@ class LightPipeline:
                 types[stage.getOutputCol()] = stage.output_annotator_type
             elif isinstance(stage, AnnotatorModel):
                 columns = stage.input_columns(types)
-                self._plan.append((stage, stage.getOutputCol(), columns, stage.annotator()))
+                self._plan.append((stage, stage.getOutputCol(), columns, stage.batch_annotator()))
                 types[stage.getOutputCol()] = stage.output_annotator_type
             else:
                 raise TypeError(
@@ -58,18 +58,14 @@ class LightPipeline:
             if annotate is None:
                 outputs[output] = stage.assemble(text)
             else:
-                outputs[output] = annotate(*[outputs.get(c, []) for c in inputs])
+                [outputs[output]] = annotate([tuple(outputs.get(c, []) for c in inputs)])
             columns[output] = outputs[output]
         return outputs
 
     def _full(self, text: str | None) -> dict[str, list[Annotation]]:
         out = {}
         for column, found in self._run(text).items():
-            converted = [to_spark_nlp(a) for a in found]
-            if not self.parse_embeddings:
-                for annotation in converted:
-                    annotation.embeddings = []
-            out[column] = converted
+            out[column] = [to_spark_nlp(a, self.parse_embeddings) for a in found]
         return out
 
     @overload

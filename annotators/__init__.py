@@ -8,6 +8,8 @@ from annotators.annotation import (
     WORD_EMBEDDINGS,
 )
 from annotators.document import DocumentAssembler
+from annotators.embeddings import DeBertaEmbeddings, SentenceEmbeddings
+from annotators.finisher import EmbeddingsFinisher
 from annotators.light import LightPipeline
 from annotators.sentence import SentenceDetector
 from annotators.tokenizer import Tokenizer, TokenizerModel
@@ -18,9 +20,12 @@ __all__ = [
     "SENTENCE_EMBEDDINGS",
     "TOKEN",
     "WORD_EMBEDDINGS",
+    "DeBertaEmbeddings",
     "DocumentAssembler",
+    "EmbeddingsFinisher",
     "LightPipeline",
     "SentenceDetector",
+    "SentenceEmbeddings",
     "Tokenizer",
     "TokenizerModel",
 ]

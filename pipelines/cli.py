@@ -1,4 +1,4 @@
-"""``spark-deberta``: the console command (``run`` the job; more subcommands later)."""
+"""``spark-deberta``: the console command (``run`` the job, ``export`` a checkpoint)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": "pipelines.embed"}
+    commands = {"run": "pipelines.embed", "export": "pipelines.export"}
     if not argv or argv[0] not in commands:
         print(
             f"usage: spark-deberta {{{','.join(commands)}}} [options]   (-h for help)",

@@ -1,0 +1,1 @@
+"""The DeBERTa model runtime, Spark-free: model folder, encoder, export."""

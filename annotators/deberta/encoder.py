@@ -1,0 +1,308 @@
+"""The DeBERTa runtime: tokens -> pieces -> batches -> ONNX Runtime -> one vector per token.
+
+Alignment follows the reference: each token is encoded on its own by the SentencePiece model
+(lower-cased first when the model is not case-sensitive), a lone ``▁`` piece is dropped, the
+pieces are concatenated and wrapped in ``[CLS]`` ... ``[SEP]``, and a token's vector is the
+encoder output at its first piece. A token whose pieces are all dropped is encoded as ``[UNK]``
+so that it still gets a vector.
+
+Long sentences (more than ``max_sentence_length - 2`` pieces):
+- ``truncate``: the reference's behaviour: the first ``max - 2`` tokens, then the first
+  ``max - 2`` pieces; tokens past the cut get no annotation.
+- ``window`` (default): the pieces are cut into windows of ``max - 2`` with half a window of
+  overlap; each token takes its vector from the window where its first piece is most central,
+  so every token gets a vector with context on both sides.
+
+Within a chunk of rows, sequences are sorted by length and batched up to ``batch_size``
+sequences and ``batch_size * max_sentence_length`` padded pieces, so padding stays small and
+memory is bounded whatever the documents' sizes. The ONNX Runtime session is created once per
+Python worker process, lazily, and cached by the model file's sha256.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotators.annotation import WORD_EMBEDDINGS, AnnotationDict
+from annotators.deberta.package import MANIFEST, SPM_FILE, ModelFolderError, sha256_of
+
+LONG_SENTENCE_STRATEGIES = ("window", "truncate")
+EXECUTION_PROVIDERS = ("cpu", "cuda")
+_TOKEN_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """Everything a worker needs to rebuild the runtime: small, picklable, no open handles."""
+
+    model_dir: str
+    model_file: str
+    checksum: str
+    special_tokens: dict[str, int]
+    output: str
+    dimension: int
+    case_sensitive: bool = True
+    max_sentence_length: int = 128
+    batch_size: int = 8
+    long_sentence_strategy: str = "window"
+    execution_provider: str = "cpu"
+    threads: int = 0
+    shipped_name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class Runtime:
+    """A SentencePiece processor and an ONNX Runtime session, one per process and model."""
+
+    def __init__(self, settings: EncoderSettings, folder: Path) -> None:
+        import onnxruntime as ort
+        import sentencepiece as spm
+
+        model_path = folder / settings.model_file
+        if sha256_of(model_path) != settings.checksum:
+            raise ModelFolderError(
+                f"{model_path} does not match the sha256 checked on the driver: the copy that "
+                "reached this worker is corrupt or a different model"
+            )
+        self.processor = spm.SentencePieceProcessor()
+        self.processor.LoadFromSerializedProto((folder / SPM_FILE).read_bytes())
+        delimiter = self.processor.PieceToId("▁")
+        self.delimiter = delimiter if self.processor.IdToPiece(delimiter) == "▁" else None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = settings.threads or _task_cpus()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if settings.execution_provider == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise RuntimeError(cuda_missing_message())
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(model_path), options, providers=providers)
+        if settings.execution_provider == "cuda" and (
+            "CUDAExecutionProvider" not in self.session.get_providers()
+        ):
+            raise RuntimeError(
+                "ONNX Runtime could not start its CUDA provider on this worker (no GPU, or a "
+                "CUDA/cuDNN mismatch); use setExecutionProvider('cpu') or fix the GPU setup"
+            )
+        self.settings = settings
+        self._pieces: dict[str, list[int]] = {}
+
+    def token_pieces(self, text: str) -> list[int]:
+        """Piece ids of one token, cached: the same words recur across a corpus."""
+        cached = self._pieces.get(text)
+        if cached is not None:
+            return cached
+        ids = [i for i in self.processor.EncodeAsIds(text) if i != self.delimiter]
+        ids = ids or [self.settings.special_tokens["[UNK]"]]
+        if len(self._pieces) >= _TOKEN_CACHE_LIMIT:
+            self._pieces.clear()
+        self._pieces[text] = ids
+        return ids
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        return self.session.run([self.settings.output], feeds)[0]
+
+
+def cuda_missing_message() -> str:
+    return (
+        "executionProvider 'cuda' was asked for, but this onnxruntime build has no "
+        "CUDAExecutionProvider; install onnxruntime-gpu on the driver and executors, or use 'cpu'"
+    )
+
+
+def _task_cpus() -> int:
+    """Intra-op threads: the task's CPUs inside Spark (spark.task.cpus), else every core."""
+    try:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is not None:
+            return max(1, int(context.cpus()))
+    except Exception:
+        pass
+    return max(1, os.cpu_count() or 1)
+
+
+_RUNTIMES: dict[tuple[str, str, int], Runtime] = {}
+_LOCK = threading.Lock()
+
+
+def model_location(settings: EncoderSettings) -> Path:
+    """Where this process finds the model files: shipped through SparkFiles, or the driver path."""
+    if settings.shipped_name:
+        from pyspark import SparkFiles, TaskContext
+
+        if TaskContext.get() is not None:
+            shipped = Path(SparkFiles.get(settings.shipped_name))
+            if (shipped / MANIFEST).is_file():
+                return shipped
+            raise ModelFolderError(
+                f"the model files ({settings.shipped_name}) did not reach this executor; "
+                "they are shipped with SparkContext.addFile when the stage runs"
+            )
+    return Path(settings.model_dir)
+
+
+def runtime_for(settings: EncoderSettings) -> Runtime:
+    key = (settings.checksum, settings.execution_provider, settings.threads)
+    with _LOCK:
+        found = _RUNTIMES.get(key)
+        if found is None:
+            found = Runtime(settings, model_location(settings))
+            _RUNTIMES[key] = found
+        return found
+
+
+# -- planning sequences -------------------------------------------------------------------
+
+
+@dataclass
+class _Sequence:
+    piece_ids: list[int]
+    # (index into the chunk's output rows, position of the token's first piece in piece_ids)
+    targets: list[tuple[int, int]]
+
+
+def window_starts(pieces: int, window: int) -> list[int]:
+    """Start offsets of windows of ``window`` pieces with half a window of overlap."""
+    if pieces <= window:
+        return [0]
+    stride = max(1, window // 2)
+    starts = list(range(0, pieces - window, stride))
+    starts.append(pieces - window)
+    return starts
+
+
+def best_window(position: int, starts: Sequence[int], window: int) -> int:
+    """The window in which ``position`` has the most context on its nearer side."""
+    best, best_margin = 0, -1
+    for index, start in enumerate(starts):
+        if start <= position < start + window:
+            margin = min(position - start, start + window - 1 - position)
+            if margin > best_margin:
+                best, best_margin = index, margin
+    return best
+
+
+def plan_sentence(
+    token_pieces: list[list[int]], settings: EncoderSettings, first_output: int
+) -> tuple[list[_Sequence], list[int]]:
+    """Sequences for one sentence, and the indices of the tokens that get a vector."""
+    limit = settings.max_sentence_length - 2
+    if settings.long_sentence_strategy == "truncate":
+        token_pieces = token_pieces[:limit]
+    firsts, flat = [], []
+    for pieces in token_pieces:
+        firsts.append(len(flat))
+        flat.extend(pieces)
+    if settings.long_sentence_strategy == "truncate" or len(flat) <= limit:
+        flat = flat[:limit]
+        kept = [i for i, first in enumerate(firsts) if first < len(flat)]
+        targets = [(first_output + n, firsts[i]) for n, i in enumerate(kept)]
+        return [_Sequence(flat, targets)], kept
+    starts = window_starts(len(flat), limit)
+    sequences = [_Sequence(flat[s : s + limit], []) for s in starts]
+    for i, first in enumerate(firsts):
+        w = best_window(first, starts, limit)
+        sequences[w].targets.append((first_output + i, first - starts[w]))
+    return [s for s in sequences if s.targets], list(range(len(token_pieces)))
+
+
+def _sentences(tokens: list[AnnotationDict]) -> list[list[AnnotationDict]]:
+    """Group tokens by their sentence, in order of first appearance."""
+    groups: dict[str, list[AnnotationDict]] = {}
+    for token in tokens:
+        groups.setdefault((token.get("metadata") or {}).get("sentence", "0"), []).append(token)
+    return list(groups.values())
+
+
+def embed_rows(
+    rows: list[list[AnnotationDict]], settings: EncoderSettings
+) -> list[list[AnnotationDict]]:
+    """Word-embedding annotations for each row's tokens (the stage's core)."""
+    runtime = runtime_for(settings)
+    lower = not settings.case_sensitive
+    outputs: list[list[AnnotationDict]] = []
+    sequences: list[_Sequence] = []
+    pending: list[AnnotationDict] = []
+    for tokens in rows:
+        row_out: list[AnnotationDict] = []
+        for sentence in _sentences(tokens):
+            texts = [t["result"].lower() if lower else t["result"] for t in sentence]
+            pieces = [runtime.token_pieces(text) for text in texts]
+            planned, kept = plan_sentence(pieces, settings, len(pending))
+            sequences.extend(planned)
+            for i in kept:
+                token = sentence[i]
+                annotation = {
+                    "annotatorType": WORD_EMBEDDINGS,
+                    "begin": token["begin"],
+                    "end": token["end"],
+                    "result": texts[i],
+                    "metadata": {
+                        "sentence": (token.get("metadata") or {}).get("sentence", "0"),
+                        "token": texts[i],
+                        "pieceId": str(pieces[i][0]),
+                        "isWordStart": "true",
+                    },
+                    "embeddings": None,
+                }
+                pending.append(annotation)
+                row_out.append(annotation)
+        outputs.append(row_out)
+    vectors = encode(sequences, len(pending), runtime, settings)
+    for index, annotation in enumerate(pending):
+        annotation["embeddings"] = vectors[index]
+    return outputs
+
+
+def encode(
+    sequences: list[_Sequence], count: int, runtime: Runtime, settings: EncoderSettings
+) -> np.ndarray:
+    """Run the sequences in length-sorted, padded batches; gather each target's vector."""
+    out = np.zeros((count, settings.dimension), dtype=np.float32)
+    if not sequences:
+        return out
+    special = settings.special_tokens
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].piece_ids))
+    budget = settings.batch_size * settings.max_sentence_length
+    batch: list[int] = []
+    for position, index in enumerate(order):
+        batch.append(index)
+        width = len(sequences[index].piece_ids) + 2
+        following = order[position + 1] if position + 1 < len(order) else None
+        next_width = len(sequences[following].piece_ids) + 2 if following is not None else 0
+        full = (
+            len(batch) >= settings.batch_size or (len(batch) + 1) * max(width, next_width) > budget
+        )
+        if following is None or full:
+            _run_batch([sequences[i] for i in batch], runtime, special, out)
+            batch = []
+    return out
+
+
+def _run_batch(
+    batch: list[_Sequence], runtime: Runtime, special: dict[str, int], out: np.ndarray
+) -> None:
+    width = max(len(s.piece_ids) for s in batch) + 2
+    input_ids = np.full((len(batch), width), special["[PAD]"], dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, sequence in enumerate(batch):
+        length = len(sequence.piece_ids)
+        input_ids[row, 0] = special["[CLS]"]
+        input_ids[row, 1 : length + 1] = sequence.piece_ids
+        input_ids[row, length + 1] = special["[SEP]"]
+        mask[row, : length + 2] = 1
+    hidden = runtime.run(input_ids, mask)
+    for row, sequence in enumerate(batch):
+        for target, position in sequence.targets:
+            out[target] = hidden[row, position + 1]

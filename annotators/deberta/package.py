@@ -1,0 +1,347 @@
+"""The model folder: ``model.onnx`` (+ ``model_int8.onnx``), ``spm.model``, ``manifest.json``.
+
+Loading is strict and happens on the driver before any Spark job: every file listed in the
+manifest must exist and match its sha256, the manifest must have exactly the known fields, and a
+folder written by a newer format is refused. Each error names the file and says what to do.
+Only ONNX, SentencePiece and JSON are read; nothing is unpickled.
+
+``resolve_pretrained`` finds ``name``/``lang`` in the local cache (``SPARK_DEBERTA_CACHE``, else
+``~/.cache/spark-deberta``), then among the models bundled with the package, else downloads a zip
+from ``remote_loc`` (or ``SPARK_DEBERTA_REMOTE``): an http(s) URL, a ``file://`` URL or a folder
+holding ``index.json`` and the zips. Downloads go to a temp file, are checked against the index's
+sha256, unpacked safely (no path leaves the target, no links) and renamed into place under a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.onnx"
+INT8_MODEL_FILE = "model_int8.onnx"
+SPM_FILE = "spm.model"
+TASKS = ("embeddings", "sequence-classification")
+PRECISIONS = {"fp32": MODEL_FILE, "int8": INT8_MODEL_FILE}
+EXPORT_HINT = (
+    "export one with: spark-deberta export --checkpoint microsoft/deberta-v3-xsmall "
+    "--out MODEL_DIR (needs the export extra and torch)"
+)
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+DOWNLOAD_TIMEOUT_S = 60.0
+
+#: Every manifest field, and whether it must be present.
+MANIFEST_FIELDS: dict[str, bool] = {
+    "format_version": True,
+    "name": True,
+    "language": True,
+    "task": True,
+    "dimension": True,
+    "max_position_embeddings": True,
+    "case_sensitive": True,
+    "vocab_size": True,
+    "special_tokens": True,
+    "inputs": True,
+    "output": True,
+    "labels": True,
+    "problem_type": False,
+    "files": True,
+    "source": True,
+    "exporter": True,
+    "parity": True,
+    "quantization": False,
+}
+SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
+
+
+class ModelFolderError(ValueError):
+    """A model folder is missing, corrupt or does not match its manifest."""
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """A checked model folder: its path and manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
+    @property
+    def case_sensitive(self) -> bool:
+        return bool(self.manifest["case_sensitive"])
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.manifest["labels"]
+
+    def model_file(self, precision: str = "fp32") -> Path:
+        if precision not in PRECISIONS:
+            raise ModelFolderError(
+                f"precision '{precision}' is not supported; choose one of: {', '.join(PRECISIONS)}"
+            )
+        name = PRECISIONS[precision]
+        if name not in self.manifest["files"]:
+            raise ModelFolderError(
+                f"{self.path} has no {precision} model ({name}); export it with "
+                "spark-deberta export ... --quantize int8"
+            )
+        return self.path / name
+
+    def checksum(self, precision: str = "fp32") -> str:
+        return self.manifest["files"][PRECISIONS[precision]]["sha256"]
+
+    @property
+    def spm_file(self) -> Path:
+        return self.path / SPM_FILE
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise ModelFolderError(f"model folder {folder} does not exist; {EXPORT_HINT}")
+    if not path.is_file():
+        raise ModelFolderError(f"model file {MANIFEST} is missing in {folder}; {EXPORT_HINT}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFolderError(f"{path} is not valid JSON ({exc}); re-export the model") from exc
+    if not isinstance(manifest, dict):
+        raise ModelFolderError(f"{path} must hold a JSON object; re-export the model")
+    version = manifest.get("format_version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{path} has format_version {version}, newer than this library reads "
+            f"({FORMAT_VERSION}); upgrade spark-deberta"
+        )
+    unknown = sorted(set(manifest) - set(MANIFEST_FIELDS))
+    if unknown:
+        raise ModelFolderError(f"{path} has unknown fields {unknown}; re-export the model")
+    missing = sorted(k for k, required in MANIFEST_FIELDS.items() if required and k not in manifest)
+    if missing:
+        raise ModelFolderError(f"{path} lacks the fields {missing}; re-export the model")
+    if version != FORMAT_VERSION:
+        raise ModelFolderError(f"{path} has format_version {version!r}; expected {FORMAT_VERSION}")
+    if manifest["task"] not in TASKS:
+        raise ModelFolderError(f"{path}: task {manifest['task']!r} is not one of {list(TASKS)}")
+    if not isinstance(manifest["files"], dict) or MODEL_FILE not in manifest["files"]:
+        raise ModelFolderError(f"{path}: 'files' must list {MODEL_FILE} and {SPM_FILE}")
+    return manifest
+
+
+def load_model_folder(folder: str | os.PathLike[str], verify: bool = True) -> ModelFolder:
+    """Read and check a model folder; raise ModelFolderError naming what is wrong."""
+    path = Path(folder).expanduser().resolve()
+    manifest = read_manifest(path)
+    for name, info in manifest["files"].items():
+        file = path / name
+        if not file.is_file():
+            raise ModelFolderError(f"model file {name} is missing in {path}; {EXPORT_HINT}")
+        if file.stat().st_size != info.get("bytes"):
+            raise ModelFolderError(
+                f"model file {file} has {file.stat().st_size} bytes, the manifest says "
+                f"{info.get('bytes')}: it is truncated or replaced; re-export or re-download it"
+            )
+        if verify and sha256_of(file) != info.get("sha256"):
+            raise ModelFolderError(
+                f"model file {file} does not match its sha256 in {MANIFEST}: it is corrupt or "
+                "was changed; re-export or re-download it"
+            )
+    if SPM_FILE not in manifest["files"]:
+        raise ModelFolderError(f"{path / MANIFEST}: 'files' does not list {SPM_FILE}")
+    folder_ = ModelFolder(path, manifest)
+    check_vocabulary(folder_)
+    return folder_
+
+
+def check_vocabulary(folder: ModelFolder) -> None:
+    """The spm.model must hold the special pieces at the manifest's ids and fit the vocabulary."""
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor()
+    try:
+        processor.LoadFromSerializedProto(folder.spm_file.read_bytes())
+    except Exception as exc:  # sentencepiece raises RuntimeError/OSError variants
+        raise ModelFolderError(f"{folder.spm_file} is not a SentencePiece model: {exc}") from exc
+    special = folder.manifest["special_tokens"]
+    for piece in SPECIAL_TOKENS:
+        found = processor.PieceToId(piece)
+        if processor.IdToPiece(found) != piece or special.get(piece) != found:
+            raise ModelFolderError(
+                f"{folder.spm_file} gives {piece} id {found}, the manifest says "
+                f"{special.get(piece)}: the spm.model does not belong to this model"
+            )
+    if processor.GetPieceSize() > int(folder.manifest["vocab_size"]):
+        raise ModelFolderError(
+            f"{folder.spm_file} has {processor.GetPieceSize()} pieces, more than the model's "
+            f"vocabulary of {folder.manifest['vocab_size']}: it does not belong to this model"
+        )
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    return {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+
+
+# -- pretrained: cache, bundled models, download ---------------------------------------------
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SPARK_DEBERTA_CACHE", "~/.cache/spark-deberta")).expanduser()
+
+
+def model_key(name: str, lang: str) -> str:
+    return f"{name}_{lang}"
+
+
+def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = None) -> Path:
+    """The folder of a pretrained model, downloading it into the cache when needed."""
+    key = model_key(name, lang)
+    for candidate in (cache_dir() / key, BUNDLED_DIR / key):
+        if (candidate / MANIFEST).is_file():
+            return candidate
+    remote = remote_loc or os.environ.get("SPARK_DEBERTA_REMOTE")
+    if not remote:
+        raise ModelFolderError(
+            f"model {name} ({lang}) is not in the cache {cache_dir()} and no remote location is "
+            f"set (remote_loc or SPARK_DEBERTA_REMOTE); {EXPORT_HINT}, then pass the folder to "
+            "loadSavedModel or copy it to " + str(cache_dir() / key)
+        )
+    return download_pretrained(name, lang, remote)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open_remote(location: str, timeout: float) -> Any:
+    parsed = urllib.parse.urlparse(location)
+    if parsed.scheme in ("http", "https", "file"):
+        return urllib.request.urlopen(location, timeout=timeout)  # schemes checked above
+    if parsed.scheme == "":
+        return open(location, "rb")
+    raise ModelFolderError(f"remote location {location} must be http(s)://, file:// or a path")
+
+
+def _join(base: str, name: str) -> str:
+    if urllib.parse.urlparse(base).scheme in ("http", "https", "file"):
+        return base.rstrip("/") + "/" + urllib.parse.quote(name)
+    return str(Path(base) / name)
+
+
+def download_pretrained(
+    name: str, lang: str, remote: str, timeout: float = DOWNLOAD_TIMEOUT_S
+) -> Path:
+    """Fetch ``index.json`` and the model's zip from ``remote``; verify, unpack, move into place."""
+    key = model_key(name, lang)
+    target = cache_dir() / key
+    with _locked(cache_dir() / f".{key}.lock"):
+        if (target / MANIFEST).is_file():  # another process filled it while we waited
+            return target
+        try:
+            with _open_remote(_join(remote, "index.json"), timeout) as response:
+                index = json.loads(response.read().decode("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelFolderError(f"cannot read index.json at {remote}: {exc}") from exc
+        entry = next(
+            (e for e in index.get("models", []) if e.get("name") == name and e.get("lang") == lang),
+            None,
+        )
+        if entry is None:
+            raise ModelFolderError(f"model {name} ({lang}) is not listed in {remote}/index.json")
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=f".{key}.") as work:
+            archive = Path(work) / "model.zip"
+            digest = hashlib.sha256()
+            try:
+                with (
+                    _open_remote(_join(remote, entry["file"]), timeout) as response,
+                    open(archive, "wb") as out,
+                ):
+                    while block := response.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+            except OSError as exc:
+                raise ModelFolderError(
+                    f"download of {entry['file']} from {remote} failed: {exc}"
+                ) from exc
+            if digest.hexdigest() != entry.get("sha256"):
+                raise ModelFolderError(
+                    f"{entry['file']} from {remote} has sha256 {digest.hexdigest()}, the index "
+                    f"says {entry.get('sha256')}: refusing it"
+                )
+            unpacked = Path(work) / key
+            safe_extract(archive, unpacked)
+            root = unpacked if (unpacked / MANIFEST).is_file() else _single_child(unpacked)
+            load_model_folder(root)
+            os.replace(root, target)
+    return target
+
+
+def _single_child(folder: Path) -> Path:
+    children = [c for c in folder.iterdir()]
+    if len(children) == 1 and (children[0] / MANIFEST).is_file():
+        return children[0]
+    raise ModelFolderError(f"the archive holds no {MANIFEST} at its top level")
+
+
+def safe_extract(archive: Path, target: Path) -> None:
+    """Unzip refusing absolute paths, ``..`` components and symbolic links."""
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    with zipfile.ZipFile(archive) as zipped:
+        for info in zipped.infolist():
+            name = info.filename
+            mode = info.external_attr >> 16
+            if (mode & 0o170000) == 0o120000:
+                raise ModelFolderError(f"archive member {name} is a symbolic link: refusing it")
+            if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+                raise ModelFolderError(
+                    f"archive member {name} points outside the target: refusing it"
+                )
+            destination = (root / name).resolve()
+            if root not in destination.parents and destination != root:
+                raise ModelFolderError(
+                    f"archive member {name} points outside the target: refusing it"
+                )
+        for info in zipped.infolist():
+            destination = root / info.filename
+            if info.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zipped.open(info) as source, open(destination, "wb") as out:
+                shutil.copyfileobj(source, out)

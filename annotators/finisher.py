@@ -1,0 +1,119 @@
+"""EmbeddingsFinisher: annotation columns -> plain vectors, for Spark ML and for storage.
+
+Pure Spark SQL: ``transform(col, a -> a.embeddings)`` gives ``array<array<float>>``, and
+``array_to_vector`` inside it gives ``array<vector>`` when ``outputAsVector`` is set.
+"""
+
+from __future__ import annotations
+
+from pyspark.ml import Transformer
+from pyspark.ml.functions import array_to_vector
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from annotators.annotation import ANNOTATOR_TYPE_KEY, SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
+from annotators.base import annotator_types_of, keyword_only
+
+EMBEDDING_TYPES = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
+
+
+class EmbeddingsFinisher(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+    """Extract the vectors of word or sentence embedding columns."""
+
+    inputCols = Param(
+        Params._dummy(), "inputCols", "embedding annotation columns", TypeConverters.toListString
+    )
+    outputCols = Param(
+        Params._dummy(),
+        "outputCols",
+        "output columns (default finished_<input>)",
+        TypeConverters.toListString,
+    )
+    outputAsVector = Param(
+        Params._dummy(),
+        "outputAsVector",
+        "Spark ML vectors instead of array<float>",
+        TypeConverters.toBoolean,
+    )
+    cleanAnnotations = Param(
+        Params._dummy(),
+        "cleanAnnotations",
+        "drop every annotation column",
+        TypeConverters.toBoolean,
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCols: list[str] | None = None,
+        outputAsVector: bool = False,
+        cleanAnnotations: bool = False,
+    ) -> None:
+        super().__init__()
+        self._setDefault(outputAsVector=False, cleanAnnotations=False)
+        self._set(**self._input_kwargs)
+
+    def setInputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
+        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
+        return self._set(inputCols=list(cols))
+
+    def getInputCols(self) -> list[str]:
+        return self.getOrDefault(self.inputCols)
+
+    def setOutputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
+        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
+        return self._set(outputCols=list(cols))
+
+    def getOutputCols(self) -> list[str]:
+        if self.isDefined(self.outputCols):
+            return self.getOrDefault(self.outputCols)
+        return [f"finished_{c}" for c in self.getInputCols()]
+
+    def setOutputAsVector(self, value: bool) -> EmbeddingsFinisher:
+        return self._set(outputAsVector=value)
+
+    def getOutputAsVector(self) -> bool:
+        return self.getOrDefault(self.outputAsVector)
+
+    def setCleanAnnotations(self, value: bool) -> EmbeddingsFinisher:
+        return self._set(cleanAnnotations=value)
+
+    def getCleanAnnotations(self) -> bool:
+        return self.getOrDefault(self.cleanAnnotations)
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        if not self.isDefined(self.inputCols):
+            raise ValueError("EmbeddingsFinisher: inputCols is not set")
+        inputs, outputs = self.getInputCols(), self.getOutputCols()
+        if len(inputs) != len(outputs):
+            raise ValueError(
+                f"EmbeddingsFinisher: {len(inputs)} inputCols but {len(outputs)} outputCols; "
+                "give one output per input"
+            )
+        types = annotator_types_of(dataset.schema)
+        for column in inputs:
+            if types.get(column, "missing") not in EMBEDDING_TYPES:
+                found = types.get(column, "missing")
+                raise ValueError(
+                    f"EmbeddingsFinisher: input column '{column}' has annotator type '{found}', "
+                    f"but it needs one of {', '.join(EMBEDDING_TYPES)}"
+                )
+        as_vector = self.getOutputAsVector()
+        for source, target in zip(inputs, outputs, strict=True):
+
+            def vector(a):  # type: ignore[no-untyped-def]
+                return array_to_vector(a["embeddings"]) if as_vector else a["embeddings"]
+
+            dataset = dataset.withColumn(
+                target, F.coalesce(F.transform(F.col(source), vector), F.array())
+            )
+        if self.getCleanAnnotations():
+            annotation_columns = [
+                f.name for f in dataset.schema.fields if ANNOTATOR_TYPE_KEY in (f.metadata or {})
+            ]
+            dataset = dataset.drop(*annotation_columns)
+        return dataset

@@ -1,0 +1,60 @@
+"""``spark-deberta export``: a Hugging Face DeBERTa-v2/v3 checkpoint -> a model folder.
+
+    spark-deberta export --checkpoint microsoft/deberta-v3-xsmall \\
+        --out models/deberta_v3_xsmall_en --quantize int8 --name deberta_v3_xsmall --lang en
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from annotators.deberta.export import ExportError, export_checkpoint
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="spark-deberta export", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--checkpoint", required=True, help="checkpoint folder or Hugging Face hub id"
+    )
+    parser.add_argument("--out", required=True, help="model folder to write")
+    parser.add_argument(
+        "--task", default="embeddings", choices=("embeddings", "sequence-classification")
+    )
+    parser.add_argument("--quantize", choices=("int8",), help="also write an int8 model")
+    parser.add_argument("--name", help="model name for pretrained() (default: from the checkpoint)")
+    parser.add_argument("--lang", default="en", help="language code (default: en)")
+    parser.add_argument("--max-abs-diff", type=float, default=1e-4, help="parity limit vs PyTorch")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        folder = export_checkpoint(
+            args.checkpoint,
+            args.out,
+            task=args.task,
+            quantize=args.quantize,
+            name=args.name,
+            lang=args.lang,
+            max_abs_diff=args.max_abs_diff,
+            overwrite=args.overwrite,
+        )
+    except ExportError as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return 1
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    print(f"wrote {folder}")
+    print(f"parity vs PyTorch (max abs): {manifest['parity']['max_abs_diff']}")
+    if manifest.get("quantization"):
+        print(f"int8 cosine to fp32: {manifest['quantization']['cosine_to_fp32']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -73,7 +73,8 @@ class _ModelFolderWriter(DefaultParamsWriter):
         super().saveImpl(path)
         stage = self.instance
         folder = stage.model_folder()
-        _copy_tree(folder.path, path, _MODEL_SUBDIR, stage.files_to_ship(), self.sparkSession)
+        files = [MANIFEST, *folder.manifest["files"]]  # the whole folder, so it stays consistent
+        _copy_tree(folder.path, path, _MODEL_SUBDIR, files, self.sparkSession)
 
 
 class _ModelFolderReader(MLReader):

@@ -1,0 +1,253 @@
+"""DeBertaEmbeddings: parity with PyTorch on both paths, alignment rules, params, save/load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+
+from annotators import (
+    DeBertaEmbeddings,
+    DocumentAssembler,
+    EmbeddingsFinisher,
+    LightPipeline,
+    SentenceDetector,
+    SentenceEmbeddings,
+    Tokenizer,
+)
+from annotators.deberta.package import BUNDLED_DIR, ModelFolderError
+from tests.conftest import annotations_of
+
+MODEL = BUNDLED_DIR / "deberta_v3_tiny_random_en"
+REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "tiny_reference.json").read_text())
+CASES = {case["name"]: case for case in REFERENCE["cases"]}
+TOLERANCE = 1e-4
+
+
+def embeddings_stage(case: dict | None = None) -> DeBertaEmbeddings:
+    stage = (
+        DeBertaEmbeddings.loadSavedModel(str(MODEL))
+        .setInputCols(["sentence", "token"])
+        .setOutputCol("embeddings")
+    )
+    if case:
+        stage.setCaseSensitive(case["case_sensitive"]).setMaxSentenceLength(
+            case["max_sentence_length"]
+        )
+        stage.setLongSentenceStrategy(case.get("strategy", "window"))
+    return stage
+
+
+def fitted_pipeline(spark, stage: DeBertaEmbeddings) -> PipelineModel:
+    pipeline = Pipeline(
+        stages=[
+            DocumentAssembler().setInputCol("text"),
+            SentenceDetector().setInputCols("document"),
+            Tokenizer().setInputCols("sentence"),
+            stage,
+        ]
+    )
+    return pipeline.fit(spark.createDataFrame([("x",)], "text string"))
+
+
+def assert_matches_reference(case: dict, found: list[dict]) -> None:
+    expected = [
+        (t, v) for t, v in zip(case["tokens"], case["vectors"], strict=True) if v is not None
+    ]
+    assert len(found) == len(expected), case["name"]
+    for annotation, ((begin, end, result, sentence), vector) in zip(found, expected, strict=True):
+        token = result if case["case_sensitive"] else result.lower()
+        assert (annotation["begin"], annotation["end"], annotation["result"]) == (begin, end, token)
+        assert annotation["metadata"]["sentence"] == sentence
+        assert (
+            annotation["metadata"]["token"] == token
+            and annotation["metadata"]["isWordStart"] == "true"
+        )
+        difference = np.abs(
+            np.asarray(annotation["embeddings"], np.float32) - np.asarray(vector, np.float32)
+        ).max()
+        assert difference <= TOLERANCE, (case["name"], result, difference)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_light_pipeline_matches_pytorch(spark, name: str) -> None:
+    case = CASES[name]
+    light = LightPipeline(fitted_pipeline(spark, embeddings_stage(case)), parse_embeddings=True)
+    [result] = light.fullAnnotate(case["text"])
+    assert_matches_reference(case, [a.__dict__ for a in result["embeddings"]])
+
+
+def test_spark_path_matches_pytorch_for_every_case(spark) -> None:
+    for case in CASES.values():
+        model = fitted_pipeline(spark, embeddings_stage(case))
+        df = spark.createDataFrame([(case["text"],)], "text string").repartition(2)
+        out = model.transform(df)
+        assert out.schema["embeddings"].metadata == {"annotatorType": "word_embeddings"}
+        [found] = annotations_of(out.collect(), "embeddings")
+        assert_matches_reference(case, found)
+
+
+def test_window_strategy_gives_every_token_a_vector_and_truncate_drops_like_the_reference() -> None:
+    window, truncate = CASES["long_window"], CASES["long_truncate"]
+    assert all(v is not None for v in window["vectors"])
+    kept = sum(v is not None for v in truncate["vectors"])
+    assert 0 < kept < len(truncate["tokens"])  # the reference silently drops the rest
+
+
+def test_batch_size_and_row_mix_do_not_change_vectors(spark) -> None:
+    texts = [
+        CASES["english"]["text"],
+        CASES["unicode"]["text"],
+        "Short.",
+        "",
+        None,
+        CASES["long_window"]["text"],
+    ]
+    results = []
+    for batch_size in (1, 3, 16):
+        model = fitted_pipeline(
+            spark, embeddings_stage().setBatchSize(batch_size).setMaxSentenceLength(24)
+        )
+        light = LightPipeline(model, parse_embeddings=True)
+        results.append(
+            [[a.embeddings for a in light.fullAnnotate(t)[0]["embeddings"]] for t in texts]
+        )
+    for other in results[1:]:
+        for row_a, row_b in zip(results[0], other, strict=True):
+            assert len(row_a) == len(row_b)
+            for a, b in zip(row_a, row_b, strict=True):
+                assert np.abs(np.asarray(a) - np.asarray(b)).max() <= 1e-5
+
+
+def test_every_row_comes_out_and_null_or_empty_text_gives_no_vectors(spark) -> None:
+    model = fitted_pipeline(spark, embeddings_stage())
+    rows = [(i, t) for i, t in enumerate([None, "", "   ", "Fine.", "😀"])]
+    out = (
+        model.transform(spark.createDataFrame(rows, "id int, text string")).orderBy("id").collect()
+    )
+    assert [len(r.embeddings) for r in out] == [0, 0, 0, 2, 1]
+    assert all(len(a.embeddings) == 32 for r in out for a in r.embeddings)
+
+
+def test_int8_precision_runs_and_stays_close_to_fp32(spark) -> None:
+    text = CASES["english"]["text"]
+    fp32 = LightPipeline(fitted_pipeline(spark, embeddings_stage()), parse_embeddings=True)
+    int8 = LightPipeline(
+        fitted_pipeline(spark, embeddings_stage().setPrecision("int8")), parse_embeddings=True
+    )
+    a = np.asarray([x.embeddings for x in fp32.fullAnnotate(text)[0]["embeddings"]])
+    b = np.asarray([x.embeddings for x in int8.fullAnnotate(text)[0]["embeddings"]])
+    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert cosine.mean() > 0.99
+
+
+def test_parameters_and_defaults() -> None:
+    stage = embeddings_stage()
+    assert (stage.getBatchSize(), stage.getMaxSentenceLength(), stage.getCaseSensitive()) == (
+        8,
+        128,
+        True,
+    )
+    assert (stage.getDimension(), stage.getStorageRef()) == (32, "deberta_v3_tiny_random")
+    assert stage.getLongSentenceStrategy() == "window"
+    for bad in (0, 513):
+        with pytest.raises(
+            ValueError, match=f"maxSentenceLength must be between 1 and 512, got {bad}"
+        ):
+            stage.setMaxSentenceLength(bad)
+    with pytest.raises(ValueError, match="longSentenceStrategy 'drop' is not supported"):
+        stage.setLongSentenceStrategy("drop")
+    with pytest.raises(ValueError, match="dimension 64 does not match the model's 32"):
+        stage.setDimension(64)
+
+
+def test_cuda_asked_for_but_absent_is_a_clear_error(spark) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    stage = embeddings_stage().setExecutionProvider("cuda")
+    with pytest.raises(RuntimeError, match="no CUDAExecutionProvider; install onnxruntime-gpu"):
+        stage.settings()
+
+
+def test_input_types_are_checked(spark) -> None:
+    model = fitted_pipeline(spark, embeddings_stage())
+    df = model.transform(spark.createDataFrame([("a b",)], "text string"))
+    with pytest.raises(ValueError, match="needs columns of type document, token"):
+        embeddings_stage().setInputCols(["sentence", "embeddings"]).transform(df)
+
+
+def test_saved_pipeline_carries_its_model_and_loads_without_the_original(spark, tmp_path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL, copy)
+    stage = (
+        DeBertaEmbeddings.loadSavedModel(str(copy))
+        .setInputCols("sentence", "token")
+        .setBatchSize(3)
+    )
+    model = fitted_pipeline(spark, stage)
+    df = spark.createDataFrame([("Saved and loaded. Still the same!",)], "text string")
+    before = model.transform(df).select("embeddings").collect()
+    model.write().overwrite().save(str(tmp_path / "pipeline"))
+    shutil.rmtree(copy)
+    loaded = PipelineModel.load(str(tmp_path / "pipeline"))
+    assert loaded.stages[-1].getBatchSize() == 3
+    assert loaded.transform(df).select("embeddings").collect() == before
+    assert DeBertaEmbeddings.load(str(MODEL)).getDimension() == 32  # a model folder loads too
+
+
+def test_pretrained_finds_bundled_models_and_says_what_to_do_otherwise(
+    monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("SPARK_DEBERTA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SPARK_DEBERTA_REMOTE", raising=False)
+    assert DeBertaEmbeddings.pretrained("deberta_v3_tiny_random", "en").getDimension() == 32
+    with pytest.raises(
+        ModelFolderError,
+        match="deberta_v3_xsmall \\(en\\) is not in the cache .* spark-deberta export",
+    ):
+        DeBertaEmbeddings.pretrained()
+
+
+def test_sentence_embeddings_average_and_sum(spark) -> None:
+    stage = embeddings_stage()
+    pooled = {}
+    for strategy in ("AVERAGE", "SUM"):
+        model = Pipeline(
+            stages=[
+                fitted_pipeline(spark, stage),
+                SentenceEmbeddings()
+                .setInputCols(["sentence", "embeddings"])
+                .setPoolingStrategy(strategy),
+            ]
+        ).fit(spark.createDataFrame([("x",)], "text string"))
+        [row] = model.transform(
+            spark.createDataFrame([("One two. Three four five.",)], "text string")
+        ).collect()
+        pooled[strategy] = row
+    words = [np.asarray(a.embeddings) for a in pooled["SUM"].embeddings]
+    sentences = pooled["SUM"].sentence_embeddings
+    assert [s.result for s in sentences] == ["One two.", "Three four five."]
+    assert np.allclose(sentences[0].embeddings, np.sum(words[:3], axis=0), atol=1e-5)
+    assert np.allclose(
+        pooled["AVERAGE"].sentence_embeddings[1].embeddings, np.mean(words[3:], axis=0), atol=1e-5
+    )
+
+
+def test_embeddings_finisher_arrays_vectors_and_clean(spark) -> None:
+    annotated = fitted_pipeline(spark, embeddings_stage()).transform(
+        spark.createDataFrame([("Hello world.",)], "text string")
+    )
+    arrays = EmbeddingsFinisher().setInputCols("embeddings").transform(annotated).first()
+    assert len(arrays.finished_embeddings) == 3 and len(arrays.finished_embeddings[0]) == 32
+    finisher = EmbeddingsFinisher().setInputCols(["embeddings"]).setOutputCols(["vectors"])
+    finished = finisher.setOutputAsVector(True).setCleanAnnotations(True).transform(annotated)
+    assert finished.columns == ["text", "vectors"]
+    assert finished.first().vectors[0].size == 32
+    with pytest.raises(ValueError, match="input column 'token' has annotator type 'token'"):
+        EmbeddingsFinisher().setInputCols("token").transform(annotated)

@@ -29,6 +29,7 @@ from annotators.deberta.encoder import (
     EncoderSettings,
     cuda_missing_message,
     embed_rows,
+    shipped_file_name,
 )
 from annotators.deberta.package import (
     MANIFEST,
@@ -268,10 +269,6 @@ class DeBertaEmbeddings(AnnotatorModel):
             self._folder = load_model_folder(self.getOrDefault(self.modelPath))
         return self._folder
 
-    def files_to_ship(self) -> list[str]:
-        folder = self.model_folder()
-        return [MANIFEST, SPM_FILE, folder.model_file(self.getPrecision()).name]
-
     # -- params ---------------------------------------------------------------------------
 
     def setBatchSize(self, value: int) -> DeBertaEmbeddings:
@@ -372,27 +369,29 @@ class DeBertaEmbeddings(AnnotatorModel):
     def _prepare(self, dataset: DataFrame) -> None:
         """Make the model files reachable by every executor (SparkContext.addFile).
 
-        In local mode executors share the driver's disk and read the folder in place.
+        In local mode executors share the driver's disk and read the folder in place. Elsewhere
+        the model and spm files travel through Spark's file server under names prefixed with the
+        model's checksum, so any number of models can share an application.
         """
         context = dataset.sparkSession.sparkContext
         self._shipped_name = None
         if context.master.startswith("local"):
             return
         folder = self.model_folder()
-        name = f"deberta-{folder.checksum(self.getPrecision())[:16]}"
-        key = (id(context), name)
+        prefix = f"deberta-{folder.checksum(self.getPrecision())[:16]}"
+        key = (id(context), prefix)
         with _SHIP_LOCK:
             if key not in _SHIPPED:
-                staging = Path(tempfile.mkdtemp(prefix="spark-deberta-ship-")) / name
-                staging.mkdir()
-                for file in self.files_to_ship():
+                staging = Path(tempfile.mkdtemp(prefix="spark-deberta-ship-"))
+                for file in (folder.model_file(self.getPrecision()).name, SPM_FILE):
+                    shipped = staging / shipped_file_name(prefix, file)
                     try:
-                        os.link(folder.path / file, staging / file)
+                        os.link(folder.path / file, shipped)
                     except OSError:
-                        shutil.copyfile(folder.path / file, staging / file)
-                context.addFile(str(staging), recursive=True)
-                _SHIPPED[key] = name
-        self._shipped_name = name
+                        shutil.copyfile(folder.path / file, shipped)
+                    context.addFile(str(shipped))
+                _SHIPPED[key] = prefix
+        self._shipped_name = prefix
 
 
 def _embeddings_core(settings: EncoderSettings) -> BatchAnnotateFn:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from annotators.annotation import WORD_EMBEDDINGS, AnnotationDict
-from annotators.deberta.package import MANIFEST, SPM_FILE, ModelFolderError, sha256_of
+from annotators.deberta.package import SPM_FILE, ModelFolderError, sha256_of
 
 LONG_SENTENCE_STRATEGIES = ("window", "truncate")
 EXECUTION_PROVIDERS = ("cpu", "cuda")
@@ -61,18 +61,17 @@ class EncoderSettings:
 class Runtime:
     """A SentencePiece processor and an ONNX Runtime session, one per process and model."""
 
-    def __init__(self, settings: EncoderSettings, folder: Path) -> None:
+    def __init__(self, settings: EncoderSettings, model_path: Path, spm_path: Path) -> None:
         import onnxruntime as ort
         import sentencepiece as spm
 
-        model_path = folder / settings.model_file
         if sha256_of(model_path) != settings.checksum:
             raise ModelFolderError(
                 f"{model_path} does not match the sha256 checked on the driver: the copy that "
                 "reached this worker is corrupt or a different model"
             )
         self.processor = spm.SentencePieceProcessor()
-        self.processor.LoadFromSerializedProto((folder / SPM_FILE).read_bytes())
+        self.processor.LoadFromSerializedProto(spm_path.read_bytes())
         delimiter = self.processor.PieceToId("▁")
         self.delimiter = delimiter if self.processor.IdToPiece(delimiter) == "▁" else None
         options = ort.SessionOptions()
@@ -136,20 +135,30 @@ _RUNTIMES: dict[tuple[str, str, int], Runtime] = {}
 _LOCK = threading.Lock()
 
 
-def model_location(settings: EncoderSettings) -> Path:
-    """Where this process finds the model files: shipped through SparkFiles, or the driver path."""
+def shipped_file_name(prefix: str, file_name: str) -> str:
+    """The name a model file travels under: SparkFiles is one flat folder for every model."""
+    return f"{prefix}-{file_name}"
+
+
+def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
+    """The model and spm files for this process: shipped through SparkFiles, or the driver's."""
     if settings.shipped_name:
         from pyspark import SparkFiles, TaskContext
 
         if TaskContext.get() is not None:
-            shipped = Path(SparkFiles.get(settings.shipped_name))
-            if (shipped / MANIFEST).is_file():
-                return shipped
-            raise ModelFolderError(
-                f"the model files ({settings.shipped_name}) did not reach this executor; "
-                "they are shipped with SparkContext.addFile when the stage runs"
-            )
-    return Path(settings.model_dir)
+            files = [
+                Path(SparkFiles.get(shipped_file_name(settings.shipped_name, name)))
+                for name in (settings.model_file, SPM_FILE)
+            ]
+            missing = [f.name for f in files if not f.is_file()]
+            if missing:
+                raise ModelFolderError(
+                    f"the model files {missing} did not reach this executor; they are shipped "
+                    "with SparkContext.addFile when the stage runs"
+                )
+            return files[0], files[1]
+    folder = Path(settings.model_dir)
+    return folder / settings.model_file, folder / SPM_FILE
 
 
 def runtime_for(settings: EncoderSettings) -> Runtime:
@@ -157,7 +166,7 @@ def runtime_for(settings: EncoderSettings) -> Runtime:
     with _LOCK:
         found = _RUNTIMES.get(key)
         if found is None:
-            found = Runtime(settings, model_location(settings))
+            found = Runtime(settings, *model_location(settings))
             _RUNTIMES[key] = found
         return found
 

@@ -42,6 +42,8 @@ def _local_checkpoint(checkpoint: str) -> Path:
     path = Path(checkpoint).expanduser()
     if path.is_dir():
         return path
+    if path.is_absolute() or checkpoint.startswith((".", "~")) or checkpoint.count("/") > 1:
+        raise ExportError(f"checkpoint folder {path} does not exist")
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:  # pragma: no cover - transformers depends on it

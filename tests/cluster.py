@@ -1,0 +1,151 @@
+"""A real Spark standalone cluster (one master, one worker) on 127.0.0.1, for tests.
+
+The pip PySpark has no start-master.sh, but ``bin/spark-class`` runs the Master and Worker
+classes directly. ``hidden`` paths are made invisible to the worker and its executors: the worker
+starts in a private mount namespace with an empty tmpfs over each, so a test can prove that
+files reach executors through Spark and not through a shared disk. Only the processes this
+helper starts are stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyspark
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def can_hide_paths() -> bool:
+    """Private mount namespaces need root (or user namespaces) and util-linux's unshare."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True
+    )
+    return probe.returncode == 0
+
+
+def _wait_for(predicate, timeout: float, what: str, logs: Sequence[Path]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    tails = "\n".join(
+        f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists()
+    )
+    raise TimeoutError(f"{what} did not happen within {timeout:.0f}s\n{tails}")
+
+
+@contextmanager
+def standalone_cluster(work: Path, hidden: Sequence[Path] = (), cores: int = 2) -> Iterator[str]:
+    """Yield the master URL of a running master + worker; stop both afterwards."""
+    spark_home = Path(pyspark.__file__).parent
+    spark_class = str(spark_home / "bin" / "spark-class")
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home),
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_NO_DAEMONIZE": "1",
+    }
+    port, ui_port, worker_ui = free_port(), free_port(), free_port()
+    master_url = f"spark://127.0.0.1:{port}"
+    master_log, worker_log = work / "master.log", work / "worker.log"
+    processes: list[subprocess.Popen] = []
+    try:
+        with open(master_log, "wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [
+                        spark_class,
+                        "org.apache.spark.deploy.master.Master",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--webui-port",
+                        str(ui_port),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+        _wait_for(
+            lambda: "I have been elected leader" in master_log.read_text(errors="replace"),
+            60,
+            "the master's start",
+            [master_log],
+        )
+        worker = [
+            spark_class,
+            "org.apache.spark.deploy.worker.Worker",
+            master_url,
+            "--host",
+            "127.0.0.1",
+            "--cores",
+            str(cores),
+            "--memory",
+            "2g",
+            "--webui-port",
+            str(worker_ui),
+            "--work-dir",
+            str(work / "worker"),
+        ]
+        if hidden:
+            mounts = " && ".join(f"mount -t tmpfs tmpfs '{p}'" for p in hidden)
+            quoted = " ".join(f"'{a}'" for a in worker)
+            worker = [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                f"{mounts} && exec {quoted}",
+            ]
+        with open(worker_log, "wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    worker, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
+            )
+        _wait_for(
+            lambda: "Successfully registered with master" in worker_log.read_text(errors="replace"),
+            60,
+            "the worker's registration",
+            [master_log, worker_log],
+        )
+        yield master_url
+    finally:
+        for process in reversed(processes):
+            with _ignore_missing():
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with _ignore_missing():
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def _ignore_missing() -> contextlib.suppress:
+    return contextlib.suppress(ProcessLookupError)

@@ -1,0 +1,119 @@
+"""The exporter on real Hugging Face checkpoints built here (random weights, DeBERTa-v3 shape)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from annotators.deberta.export import ExportError, export_checkpoint  # noqa: E402
+from annotators.deberta.package import load_model_folder  # noqa: E402
+from pipelines.cli import main as cli  # noqa: E402
+from tests.fixtures.make_tiny_model import build_random_checkpoint, train_spm  # noqa: E402
+
+SHAPE = {
+    "hidden_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    work = tmp_path_factory.mktemp("checkpoint")
+    spm_model = train_spm(work, vocab_size=600)
+    return build_random_checkpoint(work / "hf", spm_model, SHAPE, seed=3)
+
+
+def test_export_writes_a_checked_folder_with_int8(checkpoint, tmp_path) -> None:
+    folder = export_checkpoint(
+        str(checkpoint), tmp_path / "out", quantize="int8", name="tiny", lang="xx"
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == ["model.onnx", "model_int8.onnx", "spm.model"]
+    assert manifest["parity"]["max_abs_diff"] <= 1e-4
+    assert manifest["quantization"]["cosine_to_fp32"] > 0.99
+    assert (manifest["name"], manifest["language"], manifest["dimension"]) == ("tiny", "xx", 16)
+    assert manifest["special_tokens"] == {
+        "[PAD]": 0,
+        "[CLS]": 1,
+        "[SEP]": 2,
+        "[UNK]": 3,
+        "[MASK]": 4,
+    }
+    assert manifest["exporter"]["opset"] == 17 and manifest["labels"] is None
+    load_model_folder(folder)
+
+
+def test_exported_graph_matches_pytorch_on_new_lengths(checkpoint, tmp_path) -> None:
+    import onnxruntime as ort
+    from transformers import DebertaV2Model
+
+    folder = export_checkpoint(str(checkpoint), tmp_path / "out")
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    model = DebertaV2Model.from_pretrained(str(checkpoint)).eval()
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 600, size=(2, 77)).astype(np.int64)
+    mask = np.ones_like(ids)
+    mask[1, 50:] = 0
+    ids[1, 50:] = 0
+    got = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    with torch.no_grad():
+        want = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))[
+            0
+        ].numpy()
+    assert np.abs(got[0] - want[0]).max() <= 1e-4
+    assert np.abs(got[1, :50] - want[1, :50]).max() <= 1e-4
+
+
+def test_export_refuses_to_write_when_parity_is_worse_than_the_limit(checkpoint, tmp_path) -> None:
+    with pytest.raises(
+        ExportError, match="differs from PyTorch by .* above the limit 0: nothing was written"
+    ):
+        export_checkpoint(str(checkpoint), tmp_path / "out", max_abs_diff=0.0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_refuses_an_existing_folder_unless_overwrite(checkpoint, tmp_path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("x")
+    with pytest.raises(ExportError, match="exists and is not empty"):
+        export_checkpoint(str(checkpoint), target)
+    export_checkpoint(str(checkpoint), target, overwrite=True)
+    assert not (target / "keep.txt").exists() and (target / "model.onnx").is_file()
+
+
+def test_export_needs_the_checkpoints_spm_model(checkpoint, tmp_path) -> None:
+    copy = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, copy)
+    (copy / "spm.model").unlink()
+    with pytest.raises(ExportError, match="has no spm.model"):
+        export_checkpoint(str(copy), tmp_path / "out")
+
+
+def test_export_command(checkpoint, tmp_path, capsys) -> None:
+    code = cli(
+        [
+            "export",
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(tmp_path / "cli"),
+            "--name",
+            "tiny",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "parity vs PyTorch (max abs):" in printed
+    assert (
+        cli(["export", "--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
+        == 1
+    )

@@ -17,7 +17,11 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from annotators import DocumentAssembler, SentenceDetector, Tokenizer
+from annotators import DeBertaEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
+
+#: The model bundled with the package: tiny, random weights (its vectors mean nothing); real
+#: models come from ``spark-deberta export``.
+DEFAULT_MODEL = "deberta_v3_tiny_random"
 
 INPUT_FORMATS = ("text", "parquet", "json", "csv")
 _SUFFIX_FORMATS = {
@@ -44,7 +48,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="error",
         help="what to do when the output exists (default: error)",
     )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model folder or pretrained name (default: the bundled {DEFAULT_MODEL})",
+    )
+    parser.add_argument("--lang", default="en", help="language of a pretrained name (default: en)")
+    parser.add_argument("--batch-size", type=int, default=8, help="sentences per inference batch")
+    parser.add_argument("--max-sentence-length", type=int, default=128, help="pieces per sequence")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
     return parser.parse_args(argv)
+
+
+def load_embeddings(model: str, lang: str) -> DeBertaEmbeddings:
+    """A model folder when ``model`` is a path to one, else a pretrained name."""
+    if Path(model).expanduser().is_dir():
+        return DeBertaEmbeddings.loadSavedModel(model)
+    return DeBertaEmbeddings.pretrained(model, lang)
 
 
 def input_format(path: str, given: str | None) -> str:
@@ -85,12 +105,21 @@ def read_documents(
     )
 
 
-def build_pipeline() -> Pipeline:
+def build_pipeline(args: argparse.Namespace) -> Pipeline:
+    embeddings = (
+        load_embeddings(args.model, args.lang)
+        .setInputCols(["sentence", "token"])
+        .setOutputCol("embeddings")
+        .setBatchSize(args.batch_size)
+        .setMaxSentenceLength(args.max_sentence_length)
+        .setPrecision(args.precision)
+    )
     return Pipeline(
         stages=[
             DocumentAssembler().setInputCol("text").setOutputCol("document"),
             SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
             Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
+            embeddings,
         ]
     )
 
@@ -98,9 +127,10 @@ def build_pipeline() -> Pipeline:
 def run(args: argparse.Namespace, spark: SparkSession) -> dict[str, object]:
     started = time.perf_counter()
     fmt = input_format(args.input, args.format)
+    pipeline = build_pipeline(args)  # loads and checks the model before any Spark job
     documents = read_documents(spark, args.input, fmt, args.text_col, args.id_col).cache()
     rows_in = documents.count()
-    model: PipelineModel = build_pipeline().fit(documents)
+    model: PipelineModel = pipeline.fit(documents)
     annotated = model.transform(documents)
     annotated.write.mode(args.mode).parquet(args.output)
     written = spark.read.parquet(args.output)
@@ -108,6 +138,7 @@ def run(args: argparse.Namespace, spark: SparkSession) -> dict[str, object]:
         F.count(F.lit(1)).alias("rows"),
         F.sum(F.size("sentence")).alias("sentences"),
         F.sum(F.size("token")).alias("tokens"),
+        F.sum(F.size("embeddings")).alias("vectors"),
     ).first()
     if totals["rows"] != rows_in:
         raise SystemExit(f"rows out ({totals['rows']}) != rows in ({rows_in}) for {args.output}")
@@ -116,6 +147,8 @@ def run(args: argparse.Namespace, spark: SparkSession) -> dict[str, object]:
         "rows": rows_in,
         "sentences": int(totals["sentences"] or 0),
         "tokens": int(totals["tokens"] or 0),
+        "vectors": int(totals["vectors"] or 0),
+        "model": args.model,
         "seconds": round(seconds, 2),
         "tokens_per_second": round((totals["tokens"] or 0) / seconds, 1),
         "output": args.output,

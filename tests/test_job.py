@@ -20,7 +20,10 @@ def test_job_writes_every_document_with_annotations(spark, tmp_path) -> None:
     assert written.count() == len(lines)
     assert written.select("id").distinct().count() == len(lines)
     assert summary["sentences"] > len(lines) and summary["tokens"] > summary["sentences"]
-    assert set(written.columns) >= {"id", "text", "document", "sentence", "token"}
+    assert set(written.columns) >= {"id", "text", "document", "sentence", "token", "embeddings"}
+    assert summary["vectors"] == summary["tokens"]  # window strategy: every token has a vector
+    first = written.select("embeddings").first().embeddings[0]
+    assert len(first.embeddings) == 32 and first.metadata["isWordStart"] == "true"
 
 
 def test_job_refuses_an_existing_output_without_overwrite(spark, tmp_path) -> None:

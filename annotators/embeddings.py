@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
-from pyspark.sql import DataFrame, SparkSession
 
 from annotators.annotation import (
     DOCUMENT,
@@ -23,147 +16,23 @@ from annotators.annotation import (
     make_annotation,
 )
 from annotators.base import AnnotateFn, AnnotatorModel, BatchAnnotateFn, keyword_only
-from annotators.deberta.encoder import (
-    EXECUTION_PROVIDERS,
-    LONG_SENTENCE_STRATEGIES,
-    EncoderSettings,
-    cuda_missing_message,
-    embed_rows,
-    shipped_file_name,
-)
-from annotators.deberta.package import (
-    MANIFEST,
-    PRECISIONS,
-    SPM_FILE,
-    ModelFolder,
-    ModelFolderError,
-    load_model_folder,
-    resolve_pretrained,
-)
+from annotators.deberta.encoder import EncoderSettings, embed_rows
+from annotators.deberta.package import ModelFolder
+from annotators.model_stage import MAX_SENTENCE_LENGTH_LIMIT, DebertaModelStage, _choice
 
-MAX_SENTENCE_LENGTH_LIMIT = 512
-_MODEL_SUBDIR = "model"
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ["MAX_SENTENCE_LENGTH_LIMIT", "DeBertaEmbeddings", "SentenceEmbeddings"]
 
 
-def _bounded_int(name: str, low: int, high: int):  # type: ignore[no-untyped-def]
-    def convert(value: Any) -> int:
-        number = TypeConverters.toInt(value)
-        if not low <= number <= high:
-            raise ValueError(f"{name} must be between {low} and {high}, got {number}")
-        return number
-
-    return convert
-
-
-def _choice(name: str, allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def convert(value: Any) -> str:
-        text = TypeConverters.toString(value)
-        if text not in allowed:
-            raise ValueError(
-                f"{name} '{text}' is not supported; choose one of: {', '.join(allowed)}"
-            )
-        return text
-
-    return convert
-
-
-class _ModelFolderWriter(DefaultParamsWriter):
-    """Saves the params and a copy of the model files, so a saved pipeline is self-contained."""
-
-    def saveImpl(self, path: str) -> None:
-        super().saveImpl(path)
-        stage = self.instance
-        folder = stage.model_folder()
-        files = [MANIFEST, *folder.manifest["files"]]  # the whole folder, so it stays consistent
-        _copy_tree(folder.path, path, _MODEL_SUBDIR, files, self.sparkSession)
-
-
-class _ModelFolderReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> Any:
-        if (Path(path) / MANIFEST).is_file():  # a model folder, not a saved stage
-            return self.cls.loadSavedModel(path)
-        stage = DefaultParamsReader(self.cls).load(path)
-        local = _local_copy(path, _MODEL_SUBDIR, self.sparkSession)
-        stage._set(modelPath=str(local))
-        stage.model_folder()  # check it now, on the driver
-        return stage
-
-
-def _is_local(path: str) -> bool:
-    from urllib.parse import urlparse
-
-    return urlparse(path).scheme in ("", "file")
-
-
-def _local_path(path: str) -> str:
-    from urllib.parse import urlparse
-
-    parsed = urlparse(path)
-    return parsed.path if parsed.scheme == "file" else path
-
-
-def _copy_tree(
-    source: Path, target: str, subdir: str, names: list[str], spark: SparkSession
-) -> None:
-    if _is_local(target):
-        destination = Path(_local_path(target)) / subdir
-        destination.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            shutil.copyfile(source / name, destination / name)
-        return
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    destination = jvm.org.apache.hadoop.fs.Path(f"{target.rstrip('/')}/{subdir}")
-    fs = destination.getFileSystem(conf)
-    for name in names:
-        fs.copyFromLocalFile(
-            False, True, jvm.org.apache.hadoop.fs.Path(str(source / name)), destination
-        )
-
-
-def _local_copy(path: str, subdir: str, spark: SparkSession) -> Path:
-    if _is_local(path):
-        return Path(_local_path(path)) / subdir
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    source = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/{subdir}")
-    local = Path(tempfile.mkdtemp(prefix="spark-deberta-model-"))
-    source.getFileSystem(conf).copyToLocalFile(
-        False, source, jvm.org.apache.hadoop.fs.Path(str(local)), True
-    )
-    return local / subdir
-
-
-_SHIPPED: dict[tuple[int, str], str] = {}
-_SHIP_LOCK = threading.Lock()
-
-
-class DeBertaEmbeddings(AnnotatorModel):
+class DeBertaEmbeddings(DebertaModelStage):
     """Token vectors from a DeBERTa-v3 encoder exported to ONNX, with Spark NLP's parameters.
 
     Load with ``DeBertaEmbeddings.loadSavedModel(folder, spark)``, ``.pretrained(name, lang)`` or
     ``.load(path)`` (a saved stage or a model folder).
     """
 
-    batchSize = Param(
-        Params._dummy(),
-        "batchSize",
-        "sentences per inference batch",
-        _bounded_int("batchSize", 1, 4096),
-    )
-    caseSensitive = Param(
-        Params._dummy(), "caseSensitive", "whether to keep case", TypeConverters.toBoolean
-    )
-    maxSentenceLength = Param(
-        Params._dummy(),
-        "maxSentenceLength",
-        "max pieces per sequence, [CLS] and [SEP] included",
-        _bounded_int("maxSentenceLength", 1, MAX_SENTENCE_LENGTH_LIMIT),
-    )
     dimension = Param(
         Params._dummy(), "dimension", "vector size (from the model)", TypeConverters.toInt
     )
@@ -173,33 +42,8 @@ class DeBertaEmbeddings(AnnotatorModel):
         "name that ties embeddings to the model",
         TypeConverters.toString,
     )
-    longSentenceStrategy = Param(
-        Params._dummy(),
-        "longSentenceStrategy",
-        "window (every token gets a vector) or truncate (the reference: tokens past the limit "
-        "are dropped)",
-        _choice("longSentenceStrategy", LONG_SENTENCE_STRATEGIES),
-    )
-    precision = Param(
-        Params._dummy(),
-        "precision",
-        "fp32 or int8 (needs model_int8.onnx)",
-        _choice("precision", tuple(PRECISIONS)),
-    )
-    executionProvider = Param(
-        Params._dummy(),
-        "executionProvider",
-        "cpu or cuda",
-        _choice("executionProvider", EXECUTION_PROVIDERS),
-    )
-    threads = Param(
-        Params._dummy(),
-        "threads",
-        "ONNX Runtime intra-op threads; 0 = the task's CPUs",
-        _bounded_int("threads", 0, 1024),
-    )
-    modelPath = Param(Params._dummy(), "modelPath", "the model folder", TypeConverters.toString)
 
+    model_task = "embeddings"
     input_annotator_types = (DOCUMENT, TOKEN)
     output_annotator_type = WORD_EMBEDDINGS
 
@@ -208,88 +52,16 @@ class DeBertaEmbeddings(AnnotatorModel):
         self, *, inputCols: list[str] | None = None, outputCol: str = "embeddings"
     ) -> None:
         super().__init__()
-        self._setDefault(
-            outputCol="embeddings",
-            batchSize=8,
-            caseSensitive=True,
-            maxSentenceLength=128,
-            longSentenceStrategy="window",
-            precision="fp32",
-            executionProvider="cpu",
-            threads=0,
-        )
+        self._setDefault(outputCol="embeddings")
         self._set(**self._input_kwargs)
-        self._folder: ModelFolder | None = None
 
-    # -- loading --------------------------------------------------------------------------
+    def _configure_from(self, model: ModelFolder) -> None:
+        self._set(dimension=model.dimension, storageRef=model.name)
 
-    @classmethod
-    def loadSavedModel(
-        cls, folder: str | os.PathLike[str], spark: SparkSession | None = None
-    ) -> DeBertaEmbeddings:
-        """Import an exported model folder (model.onnx, spm.model, manifest.json)."""
-        model = load_model_folder(folder)
-        if model.manifest["task"] != "embeddings":
-            raise ModelFolderError(
-                f"{model.path} holds a {model.manifest['task']} model; load it with "
-                "DeBertaForSequenceClassification"
-            )
-        stage = cls()
-        stage._set(
-            modelPath=str(model.path),
-            dimension=model.dimension,
-            caseSensitive=model.case_sensitive,
-            storageRef=model.name,
-            maxSentenceLength=min(128, int(model.manifest["max_position_embeddings"])),
-        )
-        stage._folder = model
-        return stage
+    def _output_size(self, folder: ModelFolder) -> int:
+        return folder.dimension
 
-    @classmethod
-    def pretrained(
-        cls, name: str = "deberta_v3_xsmall", lang: str = "en", remote_loc: str | None = None
-    ) -> DeBertaEmbeddings:
-        """A model from the local cache (or bundled with the package), else from ``remote_loc``."""
-        return cls.loadSavedModel(resolve_pretrained(name, lang, remote_loc))
-
-    @classmethod
-    def read(cls) -> MLReader:
-        return _ModelFolderReader(cls)
-
-    def write(self) -> MLWriter:
-        return _ModelFolderWriter(self)
-
-    def model_folder(self) -> ModelFolder:
-        if self._folder is None:
-            if not self.isDefined(self.modelPath):
-                raise ModelFolderError(
-                    "DeBertaEmbeddings has no model: use DeBertaEmbeddings.pretrained(...), "
-                    ".loadSavedModel(folder, spark) or .load(path)"
-                )
-            self._folder = load_model_folder(self.getOrDefault(self.modelPath))
-        return self._folder
-
-    # -- params ---------------------------------------------------------------------------
-
-    def setBatchSize(self, value: int) -> DeBertaEmbeddings:
-        return self._set(batchSize=value)
-
-    def getBatchSize(self) -> int:
-        return self.getOrDefault(self.batchSize)
-
-    def setCaseSensitive(self, value: bool) -> DeBertaEmbeddings:
-        return self._set(caseSensitive=value)
-
-    def getCaseSensitive(self) -> bool:
-        return self.getOrDefault(self.caseSensitive)
-
-    def setMaxSentenceLength(self, value: int) -> DeBertaEmbeddings:
-        return self._set(maxSentenceLength=value)
-
-    def getMaxSentenceLength(self) -> int:
-        return self.getOrDefault(self.maxSentenceLength)
-
-    def setDimension(self, value: int) -> DeBertaEmbeddings:
+    def setDimension(self, value: int) -> Self:
         if self.isDefined(self.modelPath) and value != self.model_folder().dimension:
             raise ValueError(
                 f"dimension {value} does not match the model's {self.model_folder().dimension}"
@@ -299,100 +71,18 @@ class DeBertaEmbeddings(AnnotatorModel):
     def getDimension(self) -> int:
         return self.getOrDefault(self.dimension)
 
-    def setStorageRef(self, value: str) -> DeBertaEmbeddings:
+    def setStorageRef(self, value: str) -> Self:
         return self._set(storageRef=value)
 
     def getStorageRef(self) -> str:
         return self.getOrDefault(self.storageRef)
 
-    def setLongSentenceStrategy(self, value: str) -> DeBertaEmbeddings:
-        return self._set(longSentenceStrategy=value)
-
-    def getLongSentenceStrategy(self) -> str:
-        return self.getOrDefault(self.longSentenceStrategy)
-
-    def setPrecision(self, value: str) -> DeBertaEmbeddings:
-        self._set(precision=value)
-        if self.isDefined(self.modelPath):
-            self.model_folder().model_file(value)  # refuse now if the folder lacks it
-        return self
-
-    def getPrecision(self) -> str:
-        return self.getOrDefault(self.precision)
-
-    def setExecutionProvider(self, value: str) -> DeBertaEmbeddings:
-        return self._set(executionProvider=value)
-
-    def getExecutionProvider(self) -> str:
-        return self.getOrDefault(self.executionProvider)
-
-    def setThreads(self, value: int) -> DeBertaEmbeddings:
-        return self._set(threads=value)
-
-    def getThreads(self) -> int:
-        return self.getOrDefault(self.threads)
-
-    # -- running --------------------------------------------------------------------------
-
-    def settings(self, shipped_name: str | None = None) -> EncoderSettings:
-        folder = self.model_folder()
-        precision = self.getPrecision()
-        model_file = folder.model_file(precision)
-        if self.getExecutionProvider() == "cuda":
-            import onnxruntime as ort
-
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise RuntimeError(cuda_missing_message())
-        return EncoderSettings(
-            model_dir=str(folder.path),
-            model_file=model_file.name,
-            checksum=folder.checksum(precision),
-            special_tokens=dict(folder.manifest["special_tokens"]),
-            output=folder.manifest["output"],
-            dimension=folder.dimension,
-            case_sensitive=self.getCaseSensitive(),
-            max_sentence_length=self.getMaxSentenceLength(),
-            batch_size=self.getBatchSize(),
-            long_sentence_strategy=self.getLongSentenceStrategy(),
-            execution_provider=self.getExecutionProvider(),
-            threads=self.getThreads(),
-            shipped_name=shipped_name,
-        )
-
     def batch_annotator(self) -> BatchAnnotateFn:
-        return _embeddings_core(self.settings(getattr(self, "_shipped_name", None)))
+        return _embeddings_core(self.shipped_settings())
 
     def annotator(self) -> AnnotateFn:
         core = self.batch_annotator()
         return lambda documents, tokens: core([(documents, tokens)])[0]
-
-    def _prepare(self, dataset: DataFrame) -> None:
-        """Make the model files reachable by every executor (SparkContext.addFile).
-
-        In local mode executors share the driver's disk and read the folder in place. Elsewhere
-        the model and spm files travel through Spark's file server under names prefixed with the
-        model's checksum, so any number of models can share an application.
-        """
-        context = dataset.sparkSession.sparkContext
-        self._shipped_name = None
-        if context.master.startswith("local"):
-            return
-        folder = self.model_folder()
-        prefix = f"deberta-{folder.checksum(self.getPrecision())[:16]}"
-        key = (id(context), prefix)
-        with _SHIP_LOCK:
-            if key not in _SHIPPED:
-                staging = Path(tempfile.mkdtemp(prefix="spark-deberta-ship-"))
-                for file in (folder.model_file(self.getPrecision()).name, SPM_FILE):
-                    shipped = staging / shipped_file_name(prefix, file)
-                    try:
-                        os.link(folder.path / file, shipped)
-                    except OSError:
-                        shutil.copyfile(folder.path / file, shipped)
-                    context.addFile(str(shipped))
-                _SHIPPED[key] = prefix
-        self._shipped_name = prefix
-
 
 def _embeddings_core(settings: EncoderSettings) -> BatchAnnotateFn:
     def annotate_rows(rows: list[tuple[list[AnnotationDict], ...]]) -> list[list[AnnotationDict]]:

@@ -47,7 +47,7 @@ class EncoderSettings:
     checksum: str
     special_tokens: dict[str, int]
     output: str
-    dimension: int
+    output_size: int  # hidden size (embeddings) or number of labels (classifier)
     case_sensitive: bool = True
     max_sentence_length: int = 128
     batch_size: int = 8
@@ -278,7 +278,7 @@ def encode(
     sequences: list[_Sequence], count: int, runtime: Runtime, settings: EncoderSettings
 ) -> np.ndarray:
     """Run the sequences in length-sorted, padded batches; gather each target's vector."""
-    out = np.zeros((count, settings.dimension), dtype=np.float32)
+    out = np.zeros((count, settings.output_size), dtype=np.float32)
     if not sequences:
         return out
     special = settings.special_tokens

@@ -7,6 +7,7 @@ from annotators.annotation import (
     TOKEN,
     WORD_EMBEDDINGS,
 )
+from annotators.classifier import DeBertaForSequenceClassification
 from annotators.document import DocumentAssembler
 from annotators.embeddings import DeBertaEmbeddings, SentenceEmbeddings
 from annotators.finisher import EmbeddingsFinisher
@@ -21,6 +22,7 @@ __all__ = [
     "TOKEN",
     "WORD_EMBEDDINGS",
     "DeBertaEmbeddings",
+    "DeBertaForSequenceClassification",
     "DocumentAssembler",
     "EmbeddingsFinisher",
     "LightPipeline",

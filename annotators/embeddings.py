@@ -84,6 +84,7 @@ class DeBertaEmbeddings(DebertaModelStage):
         core = self.batch_annotator()
         return lambda documents, tokens: core([(documents, tokens)])[0]
 
+
 def _embeddings_core(settings: EncoderSettings) -> BatchAnnotateFn:
     def annotate_rows(rows: list[tuple[list[AnnotationDict], ...]]) -> list[list[AnnotationDict]]:
         return embed_rows([tokens for _documents, tokens in rows], settings)

@@ -6,15 +6,30 @@ DataFrame path's (a test holds it to that).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 from pyspark.ml import PipelineModel, Transformer
 from sparknlp.annotation import Annotation
 
 from annotators.annotation import AnnotationDict, to_spark_nlp
-from annotators.base import AnnotatorModel, BatchAnnotateFn
+from annotators.base import ROWS_PER_CHUNK, AnnotatorModel, BatchAnnotateFn
 from annotators.document import DocumentAssembler
+
+#: One input: a text, or a row as ``{input column: text}`` for pipelines with several
+#: DocumentAssemblers (sentence pairs).
+Text = str | Mapping[str, str | None] | None
+
+
+def _text_for(column: str, text: Text) -> str | None:
+    if not isinstance(text, Mapping):
+        return text
+    if column not in text:
+        raise KeyError(
+            f"LightPipeline: the row {sorted(text)} has no text for the DocumentAssembler's "
+            f"input column '{column}'"
+        )
+    return text[column]
 
 
 def _flatten(stages: Iterable[Transformer]) -> list[Transformer]:
@@ -51,22 +66,24 @@ class LightPipeline:
         if not any(isinstance(stage, DocumentAssembler) for stage, *_ in self._plan):
             raise ValueError("LightPipeline needs a DocumentAssembler as its first stage")
 
-    def _run(self, text: str | None) -> dict[str, list[AnnotationDict]]:
-        columns: dict[str, Any] = {}
-        outputs: dict[str, list[AnnotationDict]] = {}
+    def _run(self, text: Text) -> dict[str, list[AnnotationDict]]:
+        """Annotate one text, or one row given as ``{input column: text}`` (sentence pairs)."""
+        return self._run_many([text])[0]
+
+    def _run_many(self, texts: list[Text]) -> list[dict[str, list[AnnotationDict]]]:
+        """Annotate many texts stage by stage, so batching cores see many rows at once."""
+        outputs: list[dict[str, list[AnnotationDict]]] = [{} for _ in texts]
         for stage, output, inputs, annotate in self._plan:
             if annotate is None:
-                outputs[output] = stage.assemble(text)
-            else:
-                [outputs[output]] = annotate([tuple(outputs.get(c, []) for c in inputs)])
-            columns[output] = outputs[output]
+                for row, text in zip(outputs, texts, strict=True):
+                    row[output] = stage.assemble(_text_for(stage.getInputCol(), text))
+                continue
+            for start in range(0, len(outputs), ROWS_PER_CHUNK):
+                chunk = outputs[start : start + ROWS_PER_CHUNK]
+                results = annotate([tuple(row.get(c, []) for c in inputs) for row in chunk])
+                for row, result in zip(chunk, results, strict=True):
+                    row[output] = result
         return outputs
-
-    def _full(self, text: str | None) -> dict[str, list[Annotation]]:
-        out = {}
-        for column, found in self._run(text).items():
-            out[column] = [to_spark_nlp(a, self.parse_embeddings) for a in found]
-        return out
 
     @overload
     def annotate(self, target: str) -> dict[str, list[str]]: ...
@@ -75,11 +92,16 @@ class LightPipeline:
 
     def annotate(self, target: Any) -> Any:
         """Results only: ``{outputCol: [result, ...]}`` per text."""
-        if isinstance(target, str) or target is None:
-            return {c: [a["result"] for a in anns] for c, anns in self._run(target).items()}
-        return [self.annotate(t) for t in target]
+        single = isinstance(target, str | Mapping) or target is None
+        rows = self._run_many([target] if single else list(target))
+        results = [{c: [a["result"] for a in anns] for c, anns in row.items()} for row in rows]
+        return results[0] if single else results
 
-    def fullAnnotate(self, target: str | list[str]) -> list[dict[str, list[Annotation]]]:
+    def fullAnnotate(self, target: Text | list[Text]) -> list[dict[str, list[Annotation]]]:
         """``sparknlp.annotation.Annotation`` objects, one dict per text (a list even for one)."""
-        texts = [target] if isinstance(target, str) or target is None else list(target)
-        return [self._full(t) for t in texts]
+        single = isinstance(target, str | Mapping) or target is None
+        rows = self._run_many([target] if single else list(target))
+        return [
+            {c: [to_spark_nlp(a, self.parse_embeddings) for a in anns] for c, anns in row.items()}
+            for row in rows
+        ]

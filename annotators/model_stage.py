@@ -370,4 +370,3 @@ class DebertaModelStage(AnnotatorModel):
                     context.addFile(str(shipped))
                 _SHIPPED[key] = prefix
         self._shipped_name = prefix
-

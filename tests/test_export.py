@@ -117,3 +117,55 @@ def test_export_command(checkpoint, tmp_path, capsys) -> None:
         cli(["export", "--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
         == 1
     )
+
+
+@pytest.mark.parametrize("num_labels", [3, 1])
+def test_classifier_export_and_stage_match_pytorch(checkpoint, tmp_path, num_labels) -> None:
+    """A 3-label head gives softmax scores, a 1-output regression head its raw score."""
+    from transformers import DebertaV2ForSequenceClassification
+
+    from annotators import DeBertaForSequenceClassification, LightPipeline
+    from annotators.deberta.encoder import runtime_for
+
+    source = build_random_checkpoint(
+        tmp_path / "hf", checkpoint / "spm.model", SHAPE, num_labels=num_labels, seed=4
+    )
+    if num_labels == 1:
+        config = json.loads((source / "config.json").read_text())
+        config["problem_type"] = "regression"
+        (source / "config.json").write_text(json.dumps(config))
+    folder = export_checkpoint(str(source), tmp_path / "out", task="sequence-classification")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["output"] == "logits" and len(manifest["labels"]) == num_labels
+    assert manifest["parity"]["max_abs_diff"] <= 1e-4
+
+    from annotators import DocumentAssembler, SentenceDetector, TokenizerModel
+
+    stage = DeBertaForSequenceClassification.loadSavedModel(str(folder)).setInputCols(
+        ["sentence", "token"]
+    )
+    light = LightPipeline(
+        [
+            DocumentAssembler().setInputCol("text"),
+            SentenceDetector().setInputCols("document"),
+            TokenizerModel().setInputCols("sentence"),
+            stage,
+        ]
+    )
+    text = "It is a truth universally acknowledged."
+    [category] = light._run(text)["category"]
+    tokens = light._run(text)["token"]
+    runtime = runtime_for(stage.settings())
+    ids = [1, *[p for t in tokens for p in runtime.token_pieces(t["result"])], 2]
+    model = DebertaV2ForSequenceClassification.from_pretrained(str(source)).eval()
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids]))[0][0].double()
+    if num_labels == 1:
+        assert float(category["result"]) == pytest.approx(float(logits[0]), abs=1e-4)
+        assert category["metadata"]["score"] == category["result"]
+    else:
+        expected = torch.softmax(logits, -1).tolist()
+        labels = manifest["labels"]
+        got = [float(category["metadata"][label]) for label in labels]
+        assert np.abs(np.asarray(got) - np.asarray(expected)).max() <= 1e-4
+        assert category["result"] == labels[int(np.argmax(expected))]

@@ -226,7 +226,7 @@ def plan_sentence(
     return [s for s in sequences if s.targets], list(range(len(token_pieces)))
 
 
-def _sentences(tokens: list[AnnotationDict]) -> list[list[AnnotationDict]]:
+def group_by_sentence(tokens: list[AnnotationDict]) -> list[list[AnnotationDict]]:
     """Group tokens by their sentence, in order of first appearance."""
     groups: dict[str, list[AnnotationDict]] = {}
     for token in tokens:
@@ -245,7 +245,7 @@ def embed_rows(
     pending: list[AnnotationDict] = []
     for tokens in rows:
         row_out: list[AnnotationDict] = []
-        for sentence in _sentences(tokens):
+        for sentence in group_by_sentence(tokens):
             texts = [t["result"].lower() if lower else t["result"] for t in sentence]
             pieces = [runtime.token_pieces(text) for text in texts]
             planned, kept = plan_sentence(pieces, settings, len(pending))
@@ -311,7 +311,52 @@ def _run_batch(
         input_ids[row, 1 : length + 1] = sequence.piece_ids
         input_ids[row, length + 1] = special["[SEP]"]
         mask[row, : length + 2] = 1
-    hidden = runtime.run(input_ids, mask)
+    output = runtime.run(input_ids, mask)
     for row, sequence in enumerate(batch):
         for target, position in sequence.targets:
-            out[target] = hidden[row, position + 1]
+            # (batch, sequence, hidden) gives the piece's vector; (batch, labels) the logits
+            out[target] = output[row, position + 1] if output.ndim == 3 else output[row]
+
+
+# -- sequence classification ----------------------------------------------------------------
+
+
+def plan_text(
+    token_pieces: list[list[int]], settings: EncoderSettings, first_output: int
+) -> list[_Sequence]:
+    """Sequences that classify one text; each has its own output row, to be averaged.
+
+    ``truncate`` keeps the reference's cut (the first ``max - 2`` tokens, then pieces); ``window``
+    covers a longer text with half-overlapping windows, so no token is left out.
+    """
+    limit = settings.max_sentence_length - 2
+    if settings.long_sentence_strategy == "truncate":
+        token_pieces = token_pieces[:limit]
+    flat = [piece for pieces in token_pieces for piece in pieces]
+    if settings.long_sentence_strategy == "truncate" or len(flat) <= limit:
+        return [_Sequence(flat[:limit], [(first_output, 0)])]
+    return [
+        _Sequence(flat[start : start + limit], [(first_output + n, 0)])
+        for n, start in enumerate(window_starts(len(flat), limit))
+    ]
+
+
+def plan_pair(
+    first: list[int], second: list[int], settings: EncoderSettings, output: int
+) -> tuple[_Sequence, bool]:
+    """``[CLS] a [SEP] b [SEP]``, cut longest-first to fit; and whether anything was cut."""
+    room = settings.max_sentence_length - 3
+    a, b = len(first), len(second)
+    while a + b > room:
+        if a >= b:
+            a -= 1
+        else:
+            b -= 1
+    sep = settings.special_tokens["[SEP]"]
+    truncated = (a, b) != (len(first), len(second))
+    return _Sequence([*first[:a], sep, *second[:b]], [(output, 0)]), truncated
+
+
+def text_pieces(tokens: list[AnnotationDict], runtime: Runtime, lower: bool) -> list[list[int]]:
+    """Each token's piece ids (lower-cased first when the model is not case-sensitive)."""
+    return [runtime.token_pieces(t["result"].lower() if lower else t["result"]) for t in tokens]

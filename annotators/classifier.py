@@ -1,0 +1,299 @@
+"""DeBertaForSequenceClassification: document/sentence + token -> category.
+
+As in Spark NLP, one ``category`` annotation per sentence (``coalesceSentences=False``) or one
+per document (``True``: the sentences' scores averaged), ``result`` the label and ``metadata``
+every label's score plus ``sentence``. With ``activation="sigmoid"`` (multi-label) a sentence gets
+one annotation per label whose score exceeds ``threshold``, and none when no label does. A
+regression head (one output, ``problem_type`` regression) gives its raw score: ``result`` is the
+number and ``metadata["score"]`` holds it too.
+
+Long text: ``longSentenceStrategy="window"`` (default) classifies a text longer than
+``maxSentenceLength`` in half-overlapping windows and averages their scores, so no part of it is
+ignored; ``"truncate"`` keeps the reference's cut.
+
+Sentence pairs (NLI, paraphrase, STS): set ``pairInputCol`` to the token column of each row's
+second text; each row is then classified once as ``[CLS] a [SEP] b [SEP]``, cut longest-first to
+``maxSentenceLength`` with ``metadata["truncated"]`` saying whether anything was cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pyspark.ml.param import Param, Params, TypeConverters
+
+from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict, make_annotation
+from annotators.base import AnnotateFn, BatchAnnotateFn, StageInputError, keyword_only
+from annotators.deberta.encoder import (
+    EncoderSettings,
+    _Sequence,
+    encode,
+    group_by_sentence,
+    plan_pair,
+    plan_text,
+    runtime_for,
+    text_pieces,
+)
+from annotators.deberta.package import ModelFolder, ModelFolderError
+from annotators.model_stage import DebertaModelStage, _choice
+
+if TYPE_CHECKING:
+    from typing import Self
+
+ACTIVATIONS = ("softmax", "sigmoid")
+
+__all__ = ["ACTIVATIONS", "DeBertaForSequenceClassification"]
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How logits become labels; small and picklable, shipped with the core."""
+
+    labels: tuple[str, ...]
+    activation: str = "softmax"
+    threshold: float = 0.5
+    coalesce: bool = False
+    regression: bool = False
+
+
+def _activate(logits: np.ndarray, scoring: ScoringSettings) -> np.ndarray:
+    logits = logits.astype(np.float64)
+    if scoring.regression:
+        return logits
+    if scoring.activation == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-logits))
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _score_text(value: float) -> str:
+    return str(np.float32(value))
+
+
+def _category(
+    begin: int, end: int, sentence: str, scores: np.ndarray, scoring: ScoringSettings
+) -> list[AnnotationDict]:
+    """The category annotations for one scored unit (a sentence, a document or a pair)."""
+    if scoring.regression:
+        score = _score_text(scores[0])
+        return [
+            make_annotation(CATEGORY, begin, end, score, {"sentence": sentence, "score": score})
+        ]
+    metadata = {"sentence": sentence}
+    metadata.update(
+        {label: _score_text(s) for label, s in zip(scoring.labels, scores, strict=True)}
+    )
+    if scoring.activation == "sigmoid":
+        chosen = [
+            label for label, s in zip(scoring.labels, scores, strict=True) if s > scoring.threshold
+        ]
+    else:
+        chosen = [scoring.labels[int(np.argmax(scores))]]
+    return [make_annotation(CATEGORY, begin, end, label, dict(metadata)) for label in chosen]
+
+
+def _sentence_spans(documents: list[AnnotationDict]) -> dict[str, tuple[int, int]]:
+    spans = {}
+    for index, document in enumerate(documents):
+        key = (document.get("metadata") or {}).get("sentence", str(index))
+        spans.setdefault(key, (document["begin"], document["end"]))
+    return spans
+
+
+def classify_rows(
+    rows: list[tuple[list[AnnotationDict], ...]],
+    settings: EncoderSettings,
+    scoring: ScoringSettings,
+) -> list[list[AnnotationDict]]:
+    """Category annotations per row; rows are (documents, tokens[, second tokens])."""
+    runtime = runtime_for(settings)
+    lower = not settings.case_sensitive
+    sequences: list[_Sequence] = []
+    # per row: list of (begin, end, sentence key, output rows to average, extra metadata)
+    units: list[list[tuple[int, int, str, range, dict[str, str]]]] = []
+    for row in rows:
+        documents, tokens = row[0], row[1]
+        row_units = []
+        if len(row) == 3:  # a pair: the whole first text against the whole second text
+            first, second = text_pieces(tokens, runtime, lower), text_pieces(row[2], runtime, lower)
+            if tokens or row[2]:
+                sequence, truncated = plan_pair(
+                    [p for ps in first for p in ps],
+                    [p for ps in second for p in ps],
+                    settings,
+                    len(sequences),
+                )
+                sequences.append(sequence)
+                begin, end = _document_span(documents, tokens)
+                row_units.append(
+                    (
+                        begin,
+                        end,
+                        "0",
+                        range(len(sequences) - 1, len(sequences)),
+                        {"truncated": str(truncated).lower()},
+                    )
+                )
+            units.append(row_units)
+            continue
+        spans = _sentence_spans(documents)
+        for sentence in group_by_sentence(tokens):
+            key = (sentence[0].get("metadata") or {}).get("sentence", "0")
+            planned = plan_text(text_pieces(sentence, runtime, lower), settings, len(sequences))
+            begin, end = spans.get(key, (sentence[0]["begin"], sentence[-1]["end"]))
+            row_units.append(
+                (begin, end, key, range(len(sequences), len(sequences) + len(planned)), {})
+            )
+            sequences.extend(planned)
+        units.append(row_units)
+    logits = encode(sequences, len(sequences), runtime, settings)
+    scores = _activate(logits, scoring)
+    outputs: list[list[AnnotationDict]] = []
+    for row_units in units:
+        unit_scores = [scores[list(outputs_of)].mean(axis=0) for *_, outputs_of, _ in row_units]
+        out: list[AnnotationDict] = []
+        if scoring.coalesce and row_units and not scoring_pairs(row_units):
+            averaged = np.mean(unit_scores, axis=0)
+            out = _category(row_units[0][0], row_units[-1][1], "0", averaged, scoring)
+        else:
+            for (begin, end, key, _, extra), unit in zip(row_units, unit_scores, strict=True):
+                for annotation in _category(begin, end, key, unit, scoring):
+                    annotation["metadata"].update(extra)
+                    out.append(annotation)
+        outputs.append(out)
+    return outputs
+
+
+def scoring_pairs(row_units: list[tuple[int, int, str, range, dict[str, str]]]) -> bool:
+    """Whether a row's units come from a pair (already one per row, never coalesced)."""
+    return "truncated" in row_units[0][4]
+
+
+def _document_span(
+    documents: list[AnnotationDict], tokens: list[AnnotationDict]
+) -> tuple[int, int]:
+    if documents:
+        return documents[0]["begin"], documents[-1]["end"]
+    return (tokens[0]["begin"], tokens[-1]["end"]) if tokens else (0, -1)
+
+
+class DeBertaForSequenceClassification(DebertaModelStage):
+    """Labels and scores from a DeBERTa-v3 sequence classifier exported to ONNX."""
+
+    coalesceSentences = Param(
+        Params._dummy(),
+        "coalesceSentences",
+        "one label per document (averaged sentence scores) instead of one per sentence",
+        TypeConverters.toBoolean,
+    )
+    activation = Param(
+        Params._dummy(),
+        "activation",
+        "softmax (one label) or sigmoid (every label over the threshold)",
+        _choice("activation", ACTIVATIONS),
+    )
+    threshold = Param(
+        Params._dummy(),
+        "threshold",
+        "score a label must exceed with sigmoid activation",
+        TypeConverters.toFloat,
+    )
+    pairInputCol = Param(
+        Params._dummy(),
+        "pairInputCol",
+        "token column of each row's second text: classify the pair [CLS] a [SEP] b [SEP]",
+        TypeConverters.toString,
+    )
+
+    model_task = "sequence-classification"
+    input_annotator_types = (DOCUMENT, TOKEN)
+    output_annotator_type = CATEGORY
+
+    @keyword_only
+    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "category") -> None:
+        super().__init__()
+        self._setDefault(
+            outputCol="category", coalesceSentences=False, activation="softmax", threshold=0.5
+        )
+        self._set(**self._input_kwargs)
+
+    def _output_size(self, folder: ModelFolder) -> int:
+        labels = folder.labels
+        if not labels:
+            raise ModelFolderError(f"{folder.path / 'manifest.json'} lists no labels")
+        return len(labels)
+
+    def setCoalesceSentences(self, value: bool) -> Self:
+        return self._set(coalesceSentences=value)
+
+    def getCoalesceSentences(self) -> bool:
+        return self.getOrDefault(self.coalesceSentences)
+
+    def setActivation(self, value: str) -> Self:
+        return self._set(activation=value)
+
+    def getActivation(self) -> str:
+        return self.getOrDefault(self.activation)
+
+    def setThreshold(self, value: float) -> Self:
+        return self._set(threshold=value)
+
+    def getThreshold(self) -> float:
+        return self.getOrDefault(self.threshold)
+
+    def setPairInputCol(self, value: str) -> Self:
+        return self._set(pairInputCol=value)
+
+    def getPairInputCol(self) -> str | None:
+        return self.getOrDefault(self.pairInputCol) if self.isDefined(self.pairInputCol) else None
+
+    def getClasses(self) -> list[str]:
+        """The labels, in the model's output order (Spark NLP's ``getClasses``)."""
+        return list(self.model_folder().labels or [])
+
+    def input_columns(self, types_by_column: Mapping[str, str | None]) -> list[str]:
+        columns = super().input_columns(types_by_column)
+        pair = self.getPairInputCol()
+        if pair is None:
+            return columns
+        if pair not in types_by_column:
+            raise StageInputError(
+                f"DeBertaForSequenceClassification: pairInputCol '{pair}' does not exist; it "
+                f"must name the {TOKEN} column of each row's second text"
+            )
+        if types_by_column[pair] != TOKEN:
+            raise StageInputError(
+                f"DeBertaForSequenceClassification: pairInputCol '{pair}' has annotator type "
+                f"'{types_by_column[pair]}', but it needs a column of type {TOKEN} (the second "
+                "text's tokens)"
+            )
+        return [*columns, pair]
+
+    def scoring(self) -> ScoringSettings:
+        folder = self.model_folder()
+        labels = tuple(folder.labels or ())
+        regression = folder.manifest.get("problem_type") == "regression" or len(labels) == 1
+        return ScoringSettings(
+            labels=labels,
+            activation=self.getActivation(),
+            threshold=float(self.getThreshold()),
+            coalesce=self.getCoalesceSentences(),
+            regression=regression,
+        )
+
+    def batch_annotator(self) -> BatchAnnotateFn:
+        settings, scoring = self.shipped_settings(), self.scoring()
+
+        def annotate_rows(
+            rows: list[tuple[list[AnnotationDict], ...]],
+        ) -> list[list[AnnotationDict]]:
+            return classify_rows(rows, settings, scoring)
+
+        return annotate_rows
+
+    def annotator(self) -> AnnotateFn:
+        core = self.batch_annotator()
+        return lambda *columns: core([columns])[0]

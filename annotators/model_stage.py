@@ -173,8 +173,8 @@ class DebertaModelStage(AnnotatorModel):
     longSentenceStrategy = Param(
         Params._dummy(),
         "longSentenceStrategy",
-        "window (every token gets a vector) or truncate (the reference: tokens past the limit "
-        "are dropped)",
+        "window (a long sentence in overlapping windows: nothing dropped) or truncate (the "
+        "reference's cut at maxSentenceLength)",
         _choice("longSentenceStrategy", LONG_SENTENCE_STRATEGIES),
     )
     precision = Param(

@@ -9,15 +9,43 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.param import Params
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from annotators import DeBertaEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
+from annotators import (
+    DeBertaEmbeddings,
+    DeBertaForSequenceClassification,
+    DocumentAssembler,
+    EmbeddingsFinisher,
+    SentenceDetector,
+    SentenceEmbeddings,
+    Tokenizer,
+)
+from annotators.deberta.package import ModelFolderError
+from pipelines.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    apply_params,
+    build_config,
+    parse_override,
+)
+
+
+class JobError(RuntimeError):
+    """The job cannot go on (bad input, existing output, lost rows); the message says why."""
+
 
 #: The model bundled with the package: tiny, random weights (its vectors mean nothing); real
 #: models come from ``spark-deberta export``.
@@ -31,40 +59,79 @@ _SUFFIX_FORMATS = {
     ".json": "json",
     ".csv": "csv",
 }
+#: Command-line shortcuts: option -> (section, key).
+SHORTCUTS = {
+    "input": ("input", "path"),
+    "format": ("input", "format"),
+    "text_col": ("input", "text_col"),
+    "id_col": ("input", "id_col"),
+    "output": ("output", "path"),
+    "mode": ("output", "mode"),
+    "model": ("model", "name"),
+    "lang": ("model", "lang"),
+    "classifier": ("classifier_model", "name"),
+    "batch_size": ("embeddings", "batchSize"),
+    "max_sentence_length": ("embeddings", "maxSentenceLength"),
+    "precision": ("embeddings", "precision"),
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options; each shortcut and ``--set section.key=value`` overrides the config file."""
     parser = argparse.ArgumentParser(prog="spark-deberta run", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="file or folder of documents")
-    parser.add_argument("--output", required=True, help="Parquet folder to write")
     parser.add_argument(
-        "--format", choices=INPUT_FORMATS, help="input format (default: from suffix)"
-    )
-    parser.add_argument("--text-col", default="text", help="text column (parquet/json/csv)")
-    parser.add_argument("--id-col", default=None, help="id column to keep (default: generated)")
-    parser.add_argument(
-        "--mode",
-        choices=("error", "overwrite"),
-        default="error",
-        help="what to do when the output exists (default: error)",
+        "--config", default=None, help="job YAML file (default: the package's conf/job.yaml)"
     )
     parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"model folder or pretrained name (default: the bundled {DEFAULT_MODEL})",
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (YAML syntax), e.g. --set embeddings.batchSize=16",
     )
-    parser.add_argument("--lang", default="en", help="language of a pretrained name (default: en)")
-    parser.add_argument("--batch-size", type=int, default=8, help="sentences per inference batch")
-    parser.add_argument("--max-sentence-length", type=int, default=128, help="pieces per sequence")
-    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    parser.add_argument("--input", help="file or folder of documents (input.path)")
+    parser.add_argument("--output", help="Parquet folder to write (output.path)")
+    parser.add_argument("--format", choices=INPUT_FORMATS, help="input format (default: suffix)")
+    parser.add_argument("--text-col", help="text column for parquet/json/csv (default: text)")
+    parser.add_argument("--id-col", help="id column to keep (default: generated stable ids)")
+    parser.add_argument(
+        "--mode", choices=("error", "overwrite"), help="when the output exists (default: error)"
+    )
+    parser.add_argument(
+        "--model", help=f"model folder or pretrained name (default: the bundled {DEFAULT_MODEL})"
+    )
+    parser.add_argument("--lang", help="language of a pretrained name (default: en)")
+    parser.add_argument("--classifier", help="also classify with this model folder or name")
+    parser.add_argument("--batch-size", type=int, help="sentences per inference batch")
+    parser.add_argument("--max-sentence-length", type=int, help="pieces per sequence")
+    parser.add_argument("--precision", choices=("fp32", "int8"))
+    parser.add_argument(
+        "--spark-conf",
+        help="spark-defaults style file applied when this command starts Spark "
+        "(with spark-submit use --properties-file)",
+    )
     return parser.parse_args(argv)
 
 
-def load_embeddings(model: str, lang: str) -> DeBertaEmbeddings:
+def job_config(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The validated configuration: defaults < config file < --set < shortcuts."""
+    overrides = [parse_override(text) for text in args.set]
+    for option, (section, key) in SHORTCUTS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            overrides.append((section, key, value))
+    if args.config is not None:
+        file: Path | str | None = args.config
+    else:  # the repository's conf/job.yaml; an installed package runs on the built-in defaults
+        file = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+    return build_config(file, overrides)
+
+
+def load_model_stage(cls: type, model: str, lang: str) -> Any:
     """A model folder when ``model`` is a path to one, else a pretrained name."""
     if Path(model).expanduser().is_dir():
-        return DeBertaEmbeddings.loadSavedModel(model)
-    return DeBertaEmbeddings.pretrained(model, lang)
+        return cls.loadSavedModel(model)
+    return cls.pretrained(model, lang)
 
 
 def input_format(path: str, given: str | None) -> str:
@@ -73,9 +140,7 @@ def input_format(path: str, given: str | None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in _SUFFIX_FORMATS:
         return _SUFFIX_FORMATS[suffix]
-    raise SystemExit(
-        f"cannot tell the format of {path}; pass --format ({', '.join(INPUT_FORMATS)})"
-    )
+    raise JobError(f"cannot tell the format of {path}; pass --format ({', '.join(INPUT_FORMATS)})")
 
 
 def read_documents(
@@ -90,12 +155,10 @@ def read_documents(
     else:
         df = spark.read.format(fmt).load(path)
     if text_col not in df.columns:
-        raise SystemExit(
-            f"input {path} has no column '{text_col}'; columns: {', '.join(df.columns)}"
-        )
+        raise JobError(f"input {path} has no column '{text_col}'; columns: {', '.join(df.columns)}")
     if id_col:
         if id_col not in df.columns:
-            raise SystemExit(f"input {path} has no id column '{id_col}'")
+            raise JobError(f"input {path} has no id column '{id_col}'")
         return df.select(F.col(id_col).alias("id"), F.col(text_col).alias("text"))
     # Stable ids: the input file and the row's position in it, not a per-run random value.
     return (
@@ -105,57 +168,217 @@ def read_documents(
     )
 
 
-def build_pipeline(args: argparse.Namespace) -> Pipeline:
-    embeddings = (
-        load_embeddings(args.model, args.lang)
-        .setInputCols(["sentence", "token"])
-        .setOutputCol("embeddings")
-        .setBatchSize(args.batch_size)
-        .setMaxSentenceLength(args.max_sentence_length)
-        .setPrecision(args.precision)
-    )
-    return Pipeline(
-        stages=[
+def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
+    """The stages, configured; model files are loaded and checked here, before any Spark job."""
+    stages: list[Params] = [
+        apply_params(
             DocumentAssembler().setInputCol("text").setOutputCol("document"),
+            config["document_assembler"],
+        ),
+        apply_params(
             SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
-            Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
-            embeddings,
-        ]
+            config["sentence_detector"],
+        ),
+        apply_params(
+            Tokenizer().setInputCols(["sentence"]).setOutputCol("token"), config["tokenizer"]
+        ),
+        apply_params(
+            load_model_stage(DeBertaEmbeddings, config["model"]["name"], config["model"]["lang"])
+            .setInputCols(["sentence", "token"])
+            .setOutputCol("embeddings"),
+            config["embeddings"],
+        ),
+    ]
+    if config["job"]["sentence_embeddings"]:
+        stages.append(
+            apply_params(
+                SentenceEmbeddings()
+                .setInputCols(["sentence", "embeddings"])
+                .setOutputCol("sentence_embeddings"),
+                config["sentence_embeddings"],
+            )
+        )
+    if config["classifier_model"]["name"]:
+        model = config["classifier_model"]
+        stages.append(
+            apply_params(
+                load_model_stage(DeBertaForSequenceClassification, model["name"], model["lang"])
+                .setInputCols(["sentence", "token"])
+                .setOutputCol("category"),
+                config["classifier"],
+            )
+        )
+    return Pipeline(stages=stages)
+
+
+def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame:
+    """Plain columns instead of annotations: vectors as array<array<float>>, labels as strings."""
+    vector_columns = ["embeddings"]
+    if config["job"]["sentence_embeddings"]:
+        vector_columns.append("sentence_embeddings")
+    finished = (
+        EmbeddingsFinisher()
+        .setInputCols(vector_columns)
+        .setOutputCols([f"finished_{c}" for c in vector_columns])
+        .transform(annotated)
     )
+    columns = [
+        F.col("id"),
+        F.col("text"),
+        F.expr("transform(token, t -> t.result)").alias("tokens"),
+        *[F.col(f"finished_{c}") for c in vector_columns],
+    ]
+    if "category" in annotated.columns:
+        columns.append(F.expr("transform(category, c -> c.result)").alias("labels"))
+    return finished.select(*columns)
 
 
-def run(args: argparse.Namespace, spark: SparkSession) -> dict[str, object]:
+@contextmanager
+def progress(spark: SparkSession, interval: float) -> Iterator[None]:
+    """Print the running stages' task counts every ``interval`` seconds (0: never)."""
+    stop = threading.Event()
+
+    def report() -> None:
+        tracker = spark.sparkContext.statusTracker()
+        started = time.monotonic()
+        while not stop.wait(interval):
+            for stage_id in tracker.getActiveStageIds():
+                info = tracker.getStageInfo(stage_id)
+                if info is not None:
+                    print(
+                        f"[{time.monotonic() - started:6.0f}s] stage {stage_id}: "
+                        f"{info.numCompletedTasks}/{info.numTasks} tasks done, "
+                        f"{info.numActiveTasks} running",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+    thread = threading.Thread(target=report, name="spark-deberta-progress", daemon=True)
+    if interval > 0:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+class _Files:
+    """The Hadoop FileSystem of a path: the output's home, local disk or a cluster store."""
+
+    def __init__(self, spark: SparkSession, path: str) -> None:
+        jvm = spark.sparkContext._jvm
+        self._path_class = jvm.org.apache.hadoop.fs.Path
+        self.fs = self._path_class(path).getFileSystem(
+            spark.sparkContext._jsc.hadoopConfiguration()
+        )
+
+    def path(self, path: str) -> Any:
+        return self._path_class(path)
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.exists(self.path(path)))
+
+    def rename(self, source: str, target: str) -> None:
+        if not self.fs.rename(self.path(source), self.path(target)):
+            raise OSError(f"could not rename {source} to {target}")
+
+    def delete(self, path: str) -> None:
+        self.fs.delete(self.path(path), True)
+
+
+def write_all_or_nothing(
+    frame: DataFrame, target: str, mode: str, rows_in: int, spark: SparkSession
+) -> DataFrame:
+    """Write beside the target, check the row count, then move it into place.
+
+    A failed or short write leaves the target as it was (absent, or the old output); with mode
+    ``overwrite`` the old output is replaced only after the new one is complete.
+    """
+    files = _Files(spark, target)
+    if mode == "error" and files.exists(target):
+        raise JobError(f"output {target} already exists; pass --mode overwrite to replace it")
+    staging = f"{target.rstrip('/')}.__writing-{uuid.uuid4().hex[:12]}"
+    try:
+        frame.write.parquet(staging)
+        rows_out = spark.read.parquet(staging).count()
+        if rows_out != rows_in:
+            raise JobError(f"rows out ({rows_out}) != rows in ({rows_in}); nothing was written")
+        if files.exists(target):
+            retired = f"{target.rstrip('/')}.__replaced-{uuid.uuid4().hex[:12]}"
+            files.rename(target, retired)
+            files.rename(staging, target)
+            files.delete(retired)
+        else:
+            files.rename(staging, target)
+    finally:
+        if files.exists(staging):
+            files.delete(staging)
+    return spark.read.parquet(target)
+
+
+def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str, object]:
+    """Validate the config, load the models, then (only then) run the job on Spark."""
     started = time.perf_counter()
-    fmt = input_format(args.input, args.format)
-    pipeline = build_pipeline(args)  # loads and checks the model before any Spark job
-    documents = read_documents(spark, args.input, fmt, args.text_col, args.id_col).cache()
-    rows_in = documents.count()
-    model: PipelineModel = pipeline.fit(documents)
-    annotated = model.transform(documents)
-    annotated.write.mode(args.mode).parquet(args.output)
-    written = spark.read.parquet(args.output)
-    totals = written.select(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(F.size("sentence")).alias("sentences"),
-        F.sum(F.size("token")).alias("tokens"),
-        F.sum(F.size("embeddings")).alias("vectors"),
-    ).first()
-    if totals["rows"] != rows_in:
-        raise SystemExit(f"rows out ({totals['rows']}) != rows in ({rows_in}) for {args.output}")
+    config = job_config(args)
+    source, target = config["input"], config["output"]
+    fmt = input_format(source["path"], source["format"])
+    pipeline = build_pipeline(config)
+    spark = spark or session(args.spark_conf)
+    documents = read_documents(
+        spark, source["path"], fmt, source["text_col"], source["id_col"]
+    ).cache()
+    try:
+        with progress(spark, float(config["job"]["progress_interval_s"])):
+            rows_in = documents.count()
+            model: PipelineModel = pipeline.fit(documents)
+            annotated = model.transform(documents)
+            if target["partitions"]:
+                annotated = annotated.repartition(target["partitions"])
+            written = write_all_or_nothing(
+                finish(annotated, config) if target["finish"] else annotated,
+                target["path"],
+                target["mode"],
+                rows_in,
+                spark,
+            )
+            tokens_column = "tokens" if target["finish"] else "token"
+            totals = written.select(
+                F.count(F.lit(1)).alias("rows"), F.sum(F.size(tokens_column)).alias("tokens")
+            ).first()
+            sentences = annotated.select(F.sum(F.size("sentence"))).first()[0]
+    finally:
+        documents.unpersist()
     seconds = time.perf_counter() - started
+    tokens = int(totals["tokens"] or 0)
     return {
         "rows": rows_in,
-        "sentences": int(totals["sentences"] or 0),
-        "tokens": int(totals["tokens"] or 0),
-        "vectors": int(totals["vectors"] or 0),
-        "model": args.model,
+        "sentences": int(sentences or 0),
+        "tokens": tokens,
+        "model": config["model"]["name"],
         "seconds": round(seconds, 2),
-        "tokens_per_second": round((totals["tokens"] or 0) / seconds, 1),
-        "output": args.output,
+        "tokens_per_second": round(tokens / seconds, 1),
+        "output": target["path"],
     }
 
 
-def session() -> SparkSession:
+def read_spark_conf(path: str) -> dict[str, str]:
+    """``spark.key value`` (or ``spark.key=value``) lines of a spark-defaults file."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"Spark settings file {file} does not exist")
+    settings = {}
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        found = re.fullmatch(r"(spark\.[^\s=]+)\s*[=\s]\s*(\S.*)", line)
+        if found is None:
+            raise ConfigError(f"{file}:{number}: expected 'spark.key value', got '{line}'")
+        settings[found.group(1)] = found.group(2).strip()
+    return settings
+
+
+def session(spark_conf: str | None = None) -> SparkSession:
     """The active session, or a new one: local[*] when no master is configured.
 
     A local session's Python workers run this interpreter (unless PYSPARK_PYTHON says
@@ -167,7 +390,10 @@ def session() -> SparkSession:
     from pyspark import SparkConf
 
     builder = SparkSession.builder.appName("spark-deberta")
-    master = dict(SparkConf().getAll()).get("spark.master")
+    settings = read_spark_conf(spark_conf) if spark_conf else {}
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    master = settings.get("spark.master") or dict(SparkConf().getAll()).get("spark.master")
     if master is None:
         builder = builder.master("local[*]")
     if master is None or master.startswith("local"):
@@ -177,8 +403,14 @@ def session() -> SparkSession:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spark = session()
-    summary = run(args, spark)
+    try:
+        summary = run(args)
+    except (ConfigError, ModelFolderError) as exc:
+        print(f"spark-deberta run: {exc}", file=sys.stderr)
+        return 2
+    except JobError as exc:
+        print(f"spark-deberta run: {exc}", file=sys.stderr)
+        return 1
     for key, value in summary.items():
         print(f"{key:>18}: {value}")
     return 0

@@ -67,9 +67,8 @@ def test_job_refuses_an_existing_output_without_overwrite(spark, tmp_path) -> No
 
 def _failing_frame(spark):
     """Rows whose computation fails in one task after other tasks have written their files."""
-    return (
-        spark.range(0, 400, numPartitions=4)
-        .withColumn("check", F.when(F.col("id") == 350, F.raise_error(F.lit("boom"))))
+    return spark.range(0, 400, numPartitions=4).withColumn(
+        "check", F.when(F.col("id") == 350, F.raise_error(F.lit("boom")))
     )
 
 

@@ -1,0 +1,79 @@
+"""The job through spark-submit, as users run it: local[2], and a standalone cluster whose
+worker cannot see the driver's model folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from annotators.deberta.package import BUNDLED_DIR
+from tests.cluster import can_hide_paths, standalone_cluster
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "frankenstein.txt"
+SPARK_SUBMIT = str(Path(sys.executable).parent / "spark-submit")
+
+
+def submit(args: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    return subprocess.run(
+        [SPARK_SUBMIT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=420
+    )
+
+
+def summary_of(stdout: str) -> dict[str, str]:
+    pairs = (line.split(":", 1) for line in stdout.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def test_spark_submit_local(tmp_path) -> None:
+    output = tmp_path / "out"
+    done = submit(
+        [
+            "--master", "local[2]", "--properties-file", str(ROOT / "conf" / "spark" / "local.conf"),
+            str(ROOT / "pipelines" / "embed.py"), "--config", str(ROOT / "conf" / "job.yaml"),
+            "--input", str(SAMPLE), "--output", str(output), "--set", "job.progress_interval_s=1",
+        ]
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    summary = summary_of(done.stdout)
+    assert int(summary["rows"]) == len(lines) and summary["output"] == str(output)
+    assert float(summary["tokens_per_second"]) > 0
+    table = pq.read_table(output)
+    assert table.num_rows == len(lines)
+    assert len(set(table.column("id").to_pylist())) == len(lines)
+
+
+def test_spark_submit_on_a_standalone_cluster_with_a_driver_only_model(tmp_path) -> None:
+    driver_only = tmp_path / "driver_only"
+    model = driver_only / "model"
+    shutil.copytree(BUNDLED_DIR / "deberta_v3_tiny_random_en", model)
+    hide = can_hide_paths()
+    (tmp_path / "cluster").mkdir()
+    output = tmp_path / "out"
+    with standalone_cluster(tmp_path / "cluster", hidden=[driver_only] if hide else []) as master:
+        done = submit(
+            [
+                "--master", master, "--conf", "spark.driver.host=127.0.0.1",
+                "--conf", "spark.executor.memory=1g", "--conf", "spark.ui.enabled=false",
+                str(ROOT / "pipelines" / "embed.py"), "--input", str(SAMPLE),
+                "--output", str(output), "--model", str(model),
+                "--set", "output.partitions=3",
+            ]
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    assert int(summary_of(done.stdout)["rows"]) == len(lines)
+    table = pq.read_table(output, columns=["id", "token", "embeddings"])
+    assert table.num_rows == len(lines)
+    rows = table.to_pylist()
+    assert sum(len(r["embeddings"]) for r in rows) == sum(len(r["token"]) for r in rows)

@@ -114,6 +114,7 @@ def classify_rows(
     sequences: list[_Sequence] = []
     # per row: list of (begin, end, sentence key, output rows to average, extra metadata)
     units: list[list[tuple[int, int, str, range, dict[str, str]]]] = []
+    pairs = [len(row) == 3 for row in rows]
     for row in rows:
         documents, tokens = row[0], row[1]
         row_units = []
@@ -152,10 +153,10 @@ def classify_rows(
     logits = encode(sequences, len(sequences), runtime, settings)
     scores = _activate(logits, scoring)
     outputs: list[list[AnnotationDict]] = []
-    for row_units in units:
+    for row_units, pair in zip(units, pairs, strict=True):
         unit_scores = [scores[list(outputs_of)].mean(axis=0) for *_, outputs_of, _ in row_units]
         out: list[AnnotationDict] = []
-        if scoring.coalesce and row_units and not scoring_pairs(row_units):
+        if scoring.coalesce and row_units and not pair:  # a pair is one unit already
             averaged = np.mean(unit_scores, axis=0)
             out = _category(row_units[0][0], row_units[-1][1], "0", averaged, scoring)
         else:
@@ -165,11 +166,6 @@ def classify_rows(
                     out.append(annotation)
         outputs.append(out)
     return outputs
-
-
-def scoring_pairs(row_units: list[tuple[int, int, str, range, dict[str, str]]]) -> bool:
-    """Whether a row's units come from a pair (already one per row, never coalesced)."""
-    return "truncated" in row_units[0][4]
 
 
 def _document_span(

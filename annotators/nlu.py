@@ -22,7 +22,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
 from annotators.classifier import DeBertaForSequenceClassification
-from annotators.deberta.package import load_model_folder, resolve_pretrained
+from annotators.deberta.package import load_model_folder, resolve_model, resolve_pretrained
 from annotators.document import DocumentAssembler
 from annotators.embeddings import DeBertaEmbeddings
 from annotators.light import LightPipeline
@@ -40,15 +40,12 @@ def _folder_for(
     reference: str, lang: str | None, remote_loc: str | None
 ) -> tuple[Path, str | None]:
     """The model folder a reference names, and the task it asks for (None: any)."""
-    path = Path(reference).expanduser()
-    if path.is_dir():
-        return path, None
     parts = reference.split(".")
-    if len(parts) == 3 and parts[1] in ACTIONS:
+    if len(parts) == 3 and parts[1] in ACTIONS and not Path(reference).expanduser().is_dir():
         language, action, name = parts
         return resolve_pretrained(name, language, remote_loc), ACTIONS[action]
-    if len(parts) == 1:
-        return resolve_pretrained(reference, lang or "en", remote_loc), None
+    if len(parts) == 1 or Path(reference).expanduser().is_dir():
+        return resolve_model(reference, lang or "en", remote_loc), None
     raise ValueError(
         f"cannot read the model reference '{reference}': use '<lang>.embed.<name>', "
         "'<lang>.classify.<name>', a pretrained name, or a model folder"

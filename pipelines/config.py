@@ -192,12 +192,11 @@ def validate(config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         probe = classes[section]()
         for key, value in config[section].items():
             checked[section][key] = check_stage_value(section, probe, key, value)
-    for key in ("path",):
-        for section in ("input", "output"):
-            if not checked[section].get(key):
-                raise ConfigError(
-                    f"{section}.{key} is not set: give --{section} or set it in the config file"
-                )
+    for section in ("input", "output"):
+        if not checked[section].get("path"):
+            raise ConfigError(
+                f"{section}.path is not set: give --{section} or set it in the config file"
+            )
     return checked
 
 

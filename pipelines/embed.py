@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from annotators import (
     SentenceEmbeddings,
     Tokenizer,
 )
-from annotators.deberta.package import ModelFolderError
+from annotators.deberta.package import ModelFolderError, resolve_model
 from pipelines.config import (
     DEFAULT_CONFIG,
     ConfigError,
@@ -128,10 +128,8 @@ def job_config(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def load_model_stage(cls: type, model: str, lang: str) -> Any:
-    """A model folder when ``model`` is a path to one, else a pretrained name."""
-    if Path(model).expanduser().is_dir():
-        return cls.loadSavedModel(model)
-    return cls.pretrained(model, lang)
+    """The stage for a model folder or a pretrained name."""
+    return cls.loadSavedModel(resolve_model(model, lang))
 
 
 def input_format(path: str, given: str | None) -> str:
@@ -225,6 +223,7 @@ def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame
     columns = [
         F.col("id"),
         F.col("text"),
+        F.expr("transform(sentence, s -> s.result)").alias("sentences"),
         F.expr("transform(token, t -> t.result)").alias("tokens"),
         *[F.col(f"finished_{c}") for c in vector_columns],
     ]
@@ -287,12 +286,19 @@ class _Files:
 
 
 def write_all_or_nothing(
-    frame: DataFrame, target: str, mode: str, rows_in: int, spark: SparkSession
-) -> DataFrame:
+    frame: DataFrame,
+    target: str,
+    mode: str,
+    rows_in: int,
+    spark: SparkSession,
+    sizes: Mapping[str, str] | None = None,
+) -> dict[str, int]:
     """Write beside the target, check the row count, then move it into place.
 
     A failed or short write leaves the target as it was (absent, or the old output); with mode
-    ``overwrite`` the old output is replaced only after the new one is complete.
+    ``overwrite`` the old output is replaced only after the new one is complete. Returns the
+    rows written and, for each ``name: array column`` in ``sizes``, the summed array sizes,
+    counted from the written files in the same pass as the row check.
     """
     files = _Files(spark, target)
     if mode == "error" and files.exists(target):
@@ -300,7 +306,10 @@ def write_all_or_nothing(
     staging = f"{target.rstrip('/')}.__writing-{uuid.uuid4().hex[:12]}"
     try:
         frame.write.parquet(staging)
-        rows_out = spark.read.parquet(staging).count()
+        sums = [F.sum(F.size(column)).alias(name) for name, column in (sizes or {}).items()]
+        counted = spark.read.parquet(staging).select(F.count(F.lit(1)).alias("rows"), *sums)
+        totals = {name: int(value or 0) for name, value in counted.first().asDict().items()}
+        rows_out = totals["rows"]
         if rows_out != rows_in:
             raise JobError(f"rows out ({rows_out}) != rows in ({rows_in}); nothing was written")
         if files.exists(target):
@@ -313,7 +322,7 @@ def write_all_or_nothing(
     finally:
         if files.exists(staging):
             files.delete(staging)
-    return spark.read.parquet(target)
+    return totals
 
 
 def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str, object]:
@@ -334,25 +343,25 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
             annotated = model.transform(documents)
             if target["partitions"]:
                 annotated = annotated.repartition(target["partitions"])
-            written = write_all_or_nothing(
-                finish(annotated, config) if target["finish"] else annotated,
+            finished = target["finish"]
+            totals = write_all_or_nothing(
+                finish(annotated, config) if finished else annotated,
                 target["path"],
                 target["mode"],
                 rows_in,
                 spark,
+                sizes={
+                    "sentences": "sentences" if finished else "sentence",
+                    "tokens": "tokens" if finished else "token",
+                },
             )
-            tokens_column = "tokens" if target["finish"] else "token"
-            totals = written.select(
-                F.count(F.lit(1)).alias("rows"), F.sum(F.size(tokens_column)).alias("tokens")
-            ).first()
-            sentences = annotated.select(F.sum(F.size("sentence"))).first()[0]
     finally:
         documents.unpersist()
     seconds = time.perf_counter() - started
-    tokens = int(totals["tokens"] or 0)
+    tokens = totals["tokens"]
     return {
         "rows": rows_in,
-        "sentences": int(sentences or 0),
+        "sentences": totals["sentences"],
         "tokens": tokens,
         "model": config["model"]["name"],
         "seconds": round(seconds, 2),

@@ -51,6 +51,7 @@ def test_job_finishes_vectors_and_classifies(spark, tmp_path) -> None:
     assert summary["rows"] == 3 and sorted(written) == ["a", "b", "c"]
     assert written["a"].labels[0] in ("negative", "neutral", "positive")
     assert written["b"].labels == [] and written["b"].tokens == []
+    assert written["c"].sentences == ["Plain English here."]
     assert len(written["c"].finished_embeddings) == len(written["c"].tokens) == 4
     assert len(written["c"].finished_sentence_embeddings) == 1
     assert len(written["c"].finished_embeddings[0]) == 32

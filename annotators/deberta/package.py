@@ -220,6 +220,14 @@ def model_key(name: str, lang: str) -> str:
     return f"{name}_{lang}"
 
 
+def resolve_model(name_or_folder: str, lang: str = "en", remote_loc: str | None = None) -> Path:
+    """A model folder when ``name_or_folder`` is a path to one, else a pretrained name's folder."""
+    path = Path(name_or_folder).expanduser()
+    if path.is_dir():
+        return path
+    return resolve_pretrained(name_or_folder, lang, remote_loc)
+
+
 def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = None) -> Path:
     """The folder of a pretrained model, downloading it into the cache when needed."""
     key = model_key(name, lang)

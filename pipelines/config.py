@@ -26,6 +26,7 @@ IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "format": ((str,), None),
         "text_col": ((str,), "text"),
         "id_col": ((str,), None),
+        "partitions": ((int,), None),
     },
     "output": {
         "path": ((str,), None),
@@ -193,6 +194,9 @@ def validate(config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for key, value in config[section].items():
             checked[section][key] = check_stage_value(section, probe, key, value)
     for section in ("input", "output"):
+        partitions = checked[section]["partitions"]
+        if partitions is not None and partitions < 1:
+            raise ConfigError(f"{section}.partitions: {partitions} is not a positive number")
         if not checked[section].get("path"):
             raise ConfigError(
                 f"{section}.path is not set: give --{section} or set it in the config file"

@@ -166,6 +166,19 @@ def read_documents(
     )
 
 
+def spread(documents: DataFrame, partitions: int | None) -> DataFrame:
+    """Repartition the documents so that every core gets work.
+
+    A small text file is read as one partition, which would leave all but one core idle while
+    the model runs; the text is cheap to shuffle compared with encoding it. Spark sorts rows
+    before a round-robin repartition, so a retried task gets the same rows.
+    """
+    wanted = partitions or documents.sparkSession.sparkContext.defaultParallelism
+    if partitions is None and documents.rdd.getNumPartitions() >= wanted:
+        return documents
+    return documents.repartition(wanted)
+
+
 def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
     """The stages, configured; model files are loaded and checked here, before any Spark job."""
     stages: list[Params] = [
@@ -333,8 +346,9 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     fmt = input_format(source["path"], source["format"])
     pipeline = build_pipeline(config)
     spark = spark or session(args.spark_conf)
-    documents = read_documents(
-        spark, source["path"], fmt, source["text_col"], source["id_col"]
+    documents = spread(
+        read_documents(spark, source["path"], fmt, source["text_col"], source["id_col"]),
+        source["partitions"],
     ).cache()
     try:
         with progress(spark, float(config["job"]["progress_interval_s"])):

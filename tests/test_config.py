@@ -69,6 +69,7 @@ def test_overrides_layer_over_the_file(tmp_path) -> None:
         ({"output": {"finish": "yes"}}, "output.finish: expected bool, got str"),
         ({"input": {"colour": "red"}}, "input.colour: unknown key"),
         ({"input": {"path": None}}, "input.path is not set: give --input"),
+        ({"input": {"partitions": 0}}, "input.partitions: 0 is not a positive number"),
     ],
 )
 def test_bad_keys_and_values_are_refused_by_name(tmp_path, layer, message) -> None:

@@ -13,8 +13,9 @@ pytest.importorskip("transformers")
 
 from annotators.deberta.export import ExportError, export_checkpoint  # noqa: E402
 from annotators.deberta.package import load_model_folder  # noqa: E402
+from annotators.deberta.synthetic import build_random_checkpoint, train_spm  # noqa: E402
 from pipelines.cli import main as cli  # noqa: E402
-from tests.fixtures.make_tiny_model import build_random_checkpoint, train_spm  # noqa: E402
+from tests.fixtures.make_tiny_model import CORPUS  # noqa: E402
 
 SHAPE = {
     "hidden_size": 16,
@@ -27,7 +28,7 @@ SHAPE = {
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     work = tmp_path_factory.mktemp("checkpoint")
-    spm_model = train_spm(work, vocab_size=600)
+    spm_model = train_spm(work, CORPUS, vocab_size=600)
     return build_random_checkpoint(work / "hf", spm_model, SHAPE, seed=3)
 
 

@@ -29,6 +29,8 @@ def test_job_writes_every_document_with_annotations(spark, tmp_path) -> None:
     first = written.select("embeddings").first().embeddings[0]
     assert len(first.embeddings) == 32 and first.metadata["isWordStart"] == "true"
     assert not list(tmp_path.glob("out.__*"))  # no staging folder left behind
+    # One small file is read as one partition; the job spreads it over every core.
+    assert len(list(output.glob("part-*.parquet"))) >= spark.sparkContext.defaultParallelism
 
 
 def test_job_finishes_vectors_and_classifies(spark, tmp_path) -> None:

@@ -7,7 +7,10 @@ partition (through an Arrow UDF), a ``LightPipeline`` call on the driver, and a 
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
@@ -58,6 +61,44 @@ __all__ = [
 
 class StageInputError(ValueError):
     """An input column is missing or holds the wrong annotator type."""
+
+
+class RowTooLargeError(ValueError):
+    """One row's output annotations are more than a Spark row can carry."""
+
+
+#: The largest output a stage may give one row (estimated bytes in the JVM). A Spark row is
+#: limited to 2 GB and the JVM builds it with copies, so a document whose per-token vectors are
+#: bigger would kill the executor with OutOfMemoryError; this fails it with a clear error instead.
+MAX_ROW_BYTES = 256 * 2**20
+#: Rows with fewer annotations than this are never near the limit and are not measured.
+_MEASURE_FROM = 100_000
+
+
+def annotation_bytes(annotation: AnnotationDict) -> int:
+    """Roughly what one annotation takes in a Spark row: headers, strings, map, floats."""
+    metadata = annotation["metadata"]
+    return (
+        64
+        + len(annotation["result"])
+        + sum(len(k) + len(v) + 16 for k, v in metadata.items())
+        + 4 * len(annotation["embeddings"])
+    )
+
+
+def check_row_sizes(stage: str, rows: list[list[AnnotationDict]]) -> None:
+    """Refuse an output row that would not fit in a Spark row (see ``MAX_ROW_BYTES``)."""
+    for row in rows:
+        if len(row) < _MEASURE_FROM:
+            continue
+        size = sum(map(annotation_bytes, row))
+        if size > MAX_ROW_BYTES:
+            raise RowTooLargeError(
+                f"{stage}: one row's output has {len(row)} annotations (about {size >> 20} MB), "
+                f"more than a Spark row can safely carry ({MAX_ROW_BYTES >> 20} MB); split long "
+                "documents into rows of sentences with SentenceDetector.setExplodeSentences(True) "
+                "(job: --set sentence_detector.explodeSentences=true)"
+            )
 
 
 def annotator_types_of(schema: StructType) -> dict[str, str | None]:
@@ -114,7 +155,38 @@ def resolve_input_columns(
     return [found[t] for t in required_types]
 
 
-def annotation_udf(fn: BatchAnnotateFn, inputs: int) -> Callable[..., Column]:
+#: Fault injection for the fault-tolerance tests: ``worker`` kills the Python worker, ``executor``
+#: its executor JVM, after the worker has answered its first Arrow batch (mid-partition). With
+#: ``SPARK_DEBERTA_FAULT_ONCE`` naming a marker file, only the first process to create it fires.
+FAULT_ENV = "SPARK_DEBERTA_FAULT"
+FAULT_ONCE_ENV = "SPARK_DEBERTA_FAULT_ONCE"
+
+
+def _executor_pid() -> int:
+    """The executor JVM above this Python worker (worker -> daemon -> executor)."""
+    pid = os.getpid()
+    while pid > 1:
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        if b"CoarseGrainedExecutorBackend" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise RuntimeError(f"{FAULT_ENV}=executor: no executor process above this worker")
+
+
+def inject_fault() -> None:
+    """Kill this worker or its executor when the test hook asks for it (a no-op otherwise)."""
+    what = os.environ.get(FAULT_ENV)
+    if not what:
+        return
+    marker = os.environ.get(FAULT_ONCE_ENV)
+    if marker:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+    os.kill(_executor_pid() if what == "executor" else os.getpid(), signal.SIGKILL)
+
+
+def annotation_udf(fn: BatchAnnotateFn, inputs: int, stage: str = "") -> Callable[..., Column]:
     """Wrap a core in an iterator Arrow UDF that returns an annotation column.
 
     The core is pickled from the driver; state that must not travel (a model session) is created
@@ -129,19 +201,25 @@ def annotation_udf(fn: BatchAnnotateFn, inputs: int) -> Callable[..., Column]:
             chunk = [a.slice(offset, ROWS_PER_CHUNK) for a in arrays]
             columns = [a.to_pylist(maps_as_pydicts="lossy") for a in chunk]
             rows = [tuple(value or [] for value in row) for row in zip(*columns, strict=True)]
-            yield annotations_to_arrow(fn(rows))
+            out = fn(rows)
+            check_row_sizes(stage, out)
+            yield annotations_to_arrow(out)
 
     # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
     if inputs == 1:
 
         def run_one(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
-            for batch in batches:
+            for number, batch in enumerate(batches):
+                if number == 1:
+                    inject_fault()
                 yield from annotate_batch((batch,))
 
         return F.arrow_udf(run_one, ANNOTATION_ARRAY_TYPE)
 
     def run_many(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
-        for batch in batches:
+        for number, batch in enumerate(batches):
+            if number == 1:
+                inject_fault()
             yield from annotate_batch(batch)
 
     return F.arrow_udf(run_many, ANNOTATION_ARRAY_TYPE)
@@ -206,7 +284,7 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
         columns = self.input_columns(annotator_types_of(dataset.schema))
         output = self.getOutputCol()
         self._prepare(dataset)
-        udf = annotation_udf(self.batch_annotator(), len(columns))
+        udf = annotation_udf(self.batch_annotator(), len(columns), type(self).__name__)
         annotated = udf(*[F.col(c) for c in columns]).alias(
             output, metadata=column_metadata(self.output_annotator_type)
         )

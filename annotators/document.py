@@ -74,7 +74,12 @@ def _check_cleanup_mode(value: Any) -> str:
 
 
 def clean_text(text: str, mode: str) -> str:
-    """Apply a cleanup mode in Python (the LightPipeline twin of ``_clean_column``)."""
+    """Apply a cleanup mode in Python (the LightPipeline twin of ``_clean_column``).
+
+    A lone surrogate (possible in a Python string, never in UTF-8) becomes ``?``, as the JVM
+    makes it when such a string enters Spark, so both paths see the same valid text.
+    """
+    text = text.encode("utf-8", "replace").decode("utf-8")
     rule = CLEANUP_RULES[mode]
     if rule.trim:
         text = text.strip(_TRIM_CHARS)
@@ -197,7 +202,9 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
     # -- Spark -----------------------------------------------------------------------------
 
     def _document(self, text: Column, metadata: Column) -> Column:
-        cleaned = _clean_column(text, self.getCleanupMode())
+        # Invalid UTF-8 (bytes from a Parquet file written by any tool) becomes U+FFFD here, once,
+        # so every later stage sees valid text and offsets count the repaired characters.
+        cleaned = _clean_column(F.make_valid_utf8(text), self.getCleanupMode())
         return F.struct(
             F.lit(DOCUMENT).alias("annotatorType"),
             F.lit(0).alias("begin"),

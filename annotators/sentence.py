@@ -554,8 +554,11 @@ class SentenceDetector(AnnotatorModel):
             return dataset
         output = self.getOutputCol()
         others = [F.col(c) for c in dataset.columns if c != output]
-        exploded = dataset.select(*others, F.explode(F.col(output)).alias("__sentence"))
-        single = F.array(F.col("__sentence")).alias(
+        # explode_outer: a document without sentences (null, empty) keeps its row, with none.
+        exploded = dataset.select(*others, F.explode_outer(F.col(output)).alias("__sentence"))
+        sentence = F.col("__sentence")
+        single = F.when(sentence.isNull(), F.array()).otherwise(F.array(sentence))
+        single = single.cast(dataset.schema[output].dataType).alias(
             output, metadata=column_metadata(self.output_annotator_type)
         )
         return exploded.select(*others, single)

@@ -235,7 +235,7 @@ def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame
     )
     columns = [
         F.col("id"),
-        F.col("text"),
+        *([F.col("text")] if "text" in annotated.columns else []),
         F.expr("transform(sentence, s -> s.result)").alias("sentences"),
         F.expr("transform(token, t -> t.result)").alias("tokens"),
         *[F.col(f"finished_{c}") for c in vector_columns],
@@ -298,6 +298,19 @@ class _Files:
         self.fs.delete(self.path(path), True)
 
 
+def failure_reason(exc: BaseException) -> str:
+    """The line that says why a Spark job failed: a Python worker's own error if there is one."""
+    text = str(exc)
+    errors = re.findall(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception): .+)$", text, re.MULTILINE)
+    python = [e for e in errors if not e.startswith(("Py4JJavaError", "SparkException"))]
+    if python:
+        return python[-1][:500]
+    task = re.search(r"most recent failure: (Lost task [^(]*)\(.*?\): (?:[\w.]+\.)?([^\n]+)", text)
+    if task:
+        return f"{task.group(1).strip()}: {task.group(2)}"[:500]
+    return (text.strip().splitlines() or [repr(exc)])[0][:500]
+
+
 def write_all_or_nothing(
     frame: DataFrame,
     target: str,
@@ -305,6 +318,7 @@ def write_all_or_nothing(
     rows_in: int,
     spark: SparkSession,
     sizes: Mapping[str, str] | None = None,
+    row_key: str | None = None,
 ) -> dict[str, int]:
     """Write beside the target, check the row count, then move it into place.
 
@@ -318,9 +332,16 @@ def write_all_or_nothing(
         raise JobError(f"output {target} already exists; pass --mode overwrite to replace it")
     staging = f"{target.rstrip('/')}.__writing-{uuid.uuid4().hex[:12]}"
     try:
-        frame.write.parquet(staging)
+        try:
+            frame.write.parquet(staging)
+        except Exception as exc:  # Py4J/Spark errors: the job failed after its retries
+            raise JobError(
+                f"the Spark job failed ({failure_reason(exc)}); nothing was written to {target}"
+            ) from exc
         sums = [F.sum(F.size(column)).alias(name) for name, column in (sizes or {}).items()]
-        counted = spark.read.parquet(staging).select(F.count(F.lit(1)).alias("rows"), *sums)
+        # With exploded sentences a document spans rows: count its key instead of its rows.
+        rows = F.count_distinct(row_key) if row_key else F.count(F.lit(1))
+        counted = spark.read.parquet(staging).select(rows.alias("rows"), *sums)
         totals = {name: int(value or 0) for name, value in counted.first().asDict().items()}
         rows_out = totals["rows"]
         if rows_out != rows_in:
@@ -355,6 +376,9 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
             rows_in = documents.count()
             model: PipelineModel = pipeline.fit(documents)
             annotated = model.transform(documents)
+            if config["sentence_detector"].get("explodeSentences"):
+                # A row per sentence: copying the document's text into each would multiply it.
+                annotated = annotated.drop("text", "document")
             if target["partitions"]:
                 annotated = annotated.repartition(target["partitions"])
             finished = target["finish"]
@@ -368,6 +392,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
                     "sentences": "sentences" if finished else "sentence",
                     "tokens": "tokens" if finished else "token",
                 },
+                row_key="id" if config["sentence_detector"].get("explodeSentences") else None,
             )
     finally:
         documents.unpersist()
@@ -378,6 +403,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
         "sentences": totals["sentences"],
         "tokens": tokens,
         "model": config["model"]["name"],
+        "master": spark.sparkContext.master,
         "seconds": round(seconds, 2),
         "tokens_per_second": round(tokens / seconds, 1),
         "output": target["path"],
@@ -410,13 +436,16 @@ def session(spark_conf: str | None = None) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
     builder = SparkSession.builder.appName("spark-deberta")
     settings = read_spark_conf(spark_conf) if spark_conf else {}
     for key, value in settings.items():
         builder = builder.config(key, value)
-    master = settings.get("spark.master") or dict(SparkConf().getAll()).get("spark.master")
+    # Under spark-submit the JVM is already up and holds --master; a SparkConf made before the
+    # gateway is initialised would not see it (and the job would silently run in local[*]).
+    SparkContext._ensure_initialized()
+    master = settings.get("spark.master") or SparkConf().get("spark.master", None)
     if master is None:
         builder = builder.master("local[*]")
     if master is None or master.startswith("local"):

@@ -23,6 +23,39 @@ from pathlib import Path
 
 import pyspark
 
+SPARK_SUBMIT = str(Path(sys.executable).parent / "spark-submit")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment, with this interpreter for the Python workers."""
+    return {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        **(extra or {}),
+    }
+
+
+def submit(
+    args: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """spark-submit as users run it."""
+    return subprocess.run(
+        [SPARK_SUBMIT, *args],
+        capture_output=True,
+        text=True,
+        env=environment(env),
+        cwd=cwd,
+        timeout=420,
+    )
+
+
+def summary_of(stdout: str) -> dict[str, str]:
+    """The job's printed summary (``key: value`` lines)."""
+    pairs = (line.split(":", 1) for line in stdout.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
 
 def free_port() -> int:
     with socket.socket() as sock:

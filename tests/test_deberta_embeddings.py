@@ -251,3 +251,22 @@ def test_embeddings_finisher_arrays_vectors_and_clean(spark) -> None:
     assert finished.first().vectors[0].size == 32
     with pytest.raises(ValueError, match="input column 'token' has annotator type 'token'"):
         EmbeddingsFinisher().setInputCols("token").transform(annotated)
+
+
+def test_light_pipeline_called_from_many_threads_equals_one_thread(spark) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    light = LightPipeline(fitted_pipeline(spark, embeddings_stage()), parse_embeddings=True)
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "frankenstein.txt"
+    texts = sample.read_text(encoding="utf-8").splitlines() * 3
+
+    def vectors(text: str) -> list[list[float]]:
+        return [a.embeddings for a in light.fullAnnotate(text)[0]["embeddings"]]
+
+    expected = [vectors(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(vectors, texts))
+    assert len(found) == len(expected)
+    for one, many in zip(expected, found, strict=True):
+        assert len(one) == len(many) > 0
+        assert np.abs(np.asarray(one) - np.asarray(many)).max() <= 1e-5

@@ -176,3 +176,40 @@ def test_unknown_model_in_index_is_named(monkeypatch, tmp_path, folder) -> None:
     remote = publish(tmp_path / "remote", folder, "tiny", "xx")
     with pytest.raises(ModelFolderError, match="model other \\(xx\\) is not listed"):
         resolve_pretrained("other", "xx", str(remote))
+
+
+def rewrite_file(folder: Path, name: str, data: bytes) -> None:
+    """Replace a model file and make the manifest agree, as a careless re-export would."""
+    (folder / name).write_bytes(data)
+    edit_manifest(
+        folder,
+        lambda m: m["files"][name].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data)),
+    )
+
+
+def test_a_graph_with_other_input_names_is_refused(folder) -> None:
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(folder / "model.onnx"))
+    for node in graph.graph.node:
+        node.input[:] = ["token_type_ids" if i == "attention_mask" else i for i in node.input]
+    for value in graph.graph.input:
+        if value.name == "attention_mask":
+            value.name = "token_type_ids"
+    rewrite_file(folder, "model.onnx", graph.SerializeToString())
+    with pytest.raises(
+        ModelFolderError,
+        match="model.onnx takes inputs \\['input_ids', 'token_type_ids'\\]; this library feeds",
+    ):
+        DeBertaEmbeddings.loadSavedModel(str(folder))
+
+
+def test_a_graph_that_is_not_onnx_but_matches_its_manifest_is_refused(folder) -> None:
+    rewrite_file(folder, "model_int8.onnx", b"not a graph" * 100)
+    with pytest.raises(ModelFolderError, match="model_int8.onnx is not a loadable ONNX model"):
+        load_model_folder(folder)
+
+
+def test_a_manifest_with_other_inputs_is_refused(folder) -> None:
+    edit_manifest(folder, lambda m: m.update(inputs=["input_ids", "token_type_ids"]))
+    with pytest.raises(ModelFolderError, match="lists inputs .*re-export the model"):
+        load_model_folder(folder)

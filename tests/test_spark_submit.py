@@ -3,35 +3,19 @@ worker cannot see the driver's model folder."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from annotators.deberta.package import BUNDLED_DIR
-from tests.cluster import can_hide_paths, standalone_cluster
+from tests.cluster import can_hide_paths, standalone_cluster, submit, summary_of
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "frankenstein.txt"
-SPARK_SUBMIT = str(Path(sys.executable).parent / "spark-submit")
-
-
-def submit(args: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
-    return subprocess.run(
-        [SPARK_SUBMIT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=420
-    )
-
-
-def summary_of(stdout: str) -> dict[str, str]:
-    pairs = (line.split(":", 1) for line in stdout.splitlines() if ":" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def test_spark_submit_local(tmp_path) -> None:
@@ -47,6 +31,7 @@ def test_spark_submit_local(tmp_path) -> None:
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
     summary = summary_of(done.stdout)
     assert int(summary["rows"]) == len(lines) and summary["output"] == str(output)
+    assert summary["master"] == "local[2]"
     assert float(summary["tokens_per_second"]) > 0
     table = pq.read_table(output)
     assert table.num_rows == len(lines)
@@ -72,7 +57,9 @@ def test_spark_submit_on_a_standalone_cluster_with_a_driver_only_model(tmp_path)
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
-    assert int(summary_of(done.stdout)["rows"]) == len(lines)
+    summary = summary_of(done.stdout)
+    assert int(summary["rows"]) == len(lines)
+    assert summary["master"] == master  # spark-submit's --master, not a local default
     table = pq.read_table(output, columns=["id", "token", "embeddings"])
     assert table.num_rows == len(lines)
     rows = table.to_pylist()

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from annotators.annotation import WORD_EMBEDDINGS, AnnotationDict
-from annotators.deberta.package import SPM_FILE, ModelFolderError, sha256_of
+from annotators.deberta.package import SPM_FILE, ModelFolderError, file_sha256
 
 LONG_SENTENCE_STRATEGIES = ("window", "truncate")
 EXECUTION_PROVIDERS = ("cpu", "cuda")
@@ -65,7 +65,7 @@ class Runtime:
         import onnxruntime as ort
         import sentencepiece as spm
 
-        if sha256_of(model_path) != settings.checksum:
+        if file_sha256(model_path) != settings.checksum:
             raise ModelFolderError(
                 f"{model_path} does not match the sha256 checked on the driver: the copy that "
                 "reached this worker is corrupt or a different model"
@@ -274,28 +274,38 @@ def embed_rows(
     return outputs
 
 
+def plan_batches(lengths: Sequence[int], batch_size: int, budget: int) -> list[list[int]]:
+    """Group sequences (by index) into length-sorted batches.
+
+    A batch holds at most ``batch_size`` sequences and ``budget`` padded positions, so padding
+    stays small and one batch's memory is bounded whatever the lengths. ``lengths`` count every
+    position, specials included.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for position, index in enumerate(order):
+        batch.append(index)
+        following = order[position + 1] if position + 1 < len(order) else None
+        next_width = lengths[following] if following is not None else 0
+        full = (
+            len(batch) >= batch_size or (len(batch) + 1) * max(lengths[index], next_width) > budget
+        )
+        if following is None or full:
+            batches.append(batch)
+            batch = []
+    return batches
+
+
 def encode(
     sequences: list[_Sequence], count: int, runtime: Runtime, settings: EncoderSettings
 ) -> np.ndarray:
     """Run the sequences in length-sorted, padded batches; gather each target's vector."""
     out = np.zeros((count, settings.output_size), dtype=np.float32)
-    if not sequences:
-        return out
-    special = settings.special_tokens
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].piece_ids))
+    lengths = [len(s.piece_ids) + 2 for s in sequences]
     budget = settings.batch_size * settings.max_sentence_length
-    batch: list[int] = []
-    for position, index in enumerate(order):
-        batch.append(index)
-        width = len(sequences[index].piece_ids) + 2
-        following = order[position + 1] if position + 1 < len(order) else None
-        next_width = len(sequences[following].piece_ids) + 2 if following is not None else 0
-        full = (
-            len(batch) >= settings.batch_size or (len(batch) + 1) * max(width, next_width) > budget
-        )
-        if following is None or full:
-            _run_batch([sequences[i] for i in batch], runtime, special, out)
-            batch = []
+    for batch in plan_batches(lengths, settings.batch_size, budget):
+        _run_batch([sequences[i] for i in batch], runtime, settings.special_tokens, out)
     return out
 
 

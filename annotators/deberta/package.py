@@ -65,6 +65,8 @@ MANIFEST_FIELDS: dict[str, bool] = {
     "quantization": False,
 }
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
+#: The graph inputs the encoder feeds.
+MODEL_INPUTS = ("input_ids", "attention_mask")
 
 
 class ModelFolderError(ValueError):
@@ -169,7 +171,7 @@ def load_model_folder(folder: str | os.PathLike[str], verify: bool = True) -> Mo
                 f"model file {file} has {file.stat().st_size} bytes, the manifest says "
                 f"{info.get('bytes')}: it is truncated or replaced; re-export or re-download it"
             )
-        if verify and sha256_of(file) != info.get("sha256"):
+        if verify and file_sha256(file) != info.get("sha256"):
             raise ModelFolderError(
                 f"model file {file} does not match its sha256 in {MANIFEST}: it is corrupt or "
                 "was changed; re-export or re-download it"
@@ -178,7 +180,72 @@ def load_model_folder(folder: str | os.PathLike[str], verify: bool = True) -> Mo
         raise ModelFolderError(f"{path / MANIFEST}: 'files' does not list {SPM_FILE}")
     folder_ = ModelFolder(path, manifest)
     check_vocabulary(folder_)
+    if verify:
+        check_graphs(folder_)
     return folder_
+
+
+#: Files already hashed and graphs already checked in this process, by (path, size, mtime):
+#: a job loads its model several times on the driver, and hashing 200 MB costs half a second.
+_CHECKED: dict[tuple[str, int, int, str], str] = {}
+
+
+def _stat_key(file: Path, what: str) -> tuple[str, int, int, str]:
+    stat = file.stat()
+    return (str(file), stat.st_size, stat.st_mtime_ns, what)
+
+
+def file_sha256(file: Path) -> str:
+    """``sha256_of``, remembered while the file's size and mtime stay the same."""
+    key = _stat_key(file, "sha256")
+    if key not in _CHECKED:
+        _CHECKED[key] = sha256_of(file)
+    return _CHECKED[key]
+
+
+def check_graphs(folder: ModelFolder) -> None:
+    """Each ONNX file must load and have the manifest's inputs and output.
+
+    A graph exported by other tools (``token_type_ids``, other names) would otherwise fail in
+    every worker at its first batch.
+    """
+    import onnxruntime as ort
+
+    expected = list(folder.manifest["inputs"])
+    if sorted(expected) != sorted(MODEL_INPUTS):
+        raise ModelFolderError(
+            f"{folder.path / MANIFEST} lists inputs {expected}; this library feeds "
+            f"{list(MODEL_INPUTS)}: re-export the model with spark-deberta export"
+        )
+    for name in PRECISIONS.values():
+        if name not in folder.manifest["files"]:
+            continue
+        file = folder.path / name
+        key = _stat_key(file, "graph")
+        if key in _CHECKED:
+            continue
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelFolderError(
+                f"model file {file} is not a loadable ONNX model ({exc}); re-export it with "
+                "spark-deberta export"
+            ) from exc
+        inputs = sorted(i.name for i in session.get_inputs())
+        outputs = [o.name for o in session.get_outputs()]
+        if inputs != sorted(MODEL_INPUTS):
+            raise ModelFolderError(
+                f"model file {file} takes inputs {inputs}; this library feeds "
+                f"{list(MODEL_INPUTS)}: export the model with spark-deberta export"
+            )
+        if folder.manifest["output"] not in outputs:
+            raise ModelFolderError(
+                f"model file {file} has outputs {outputs}, not the manifest's "
+                f"{folder.manifest['output']!r}: re-export the model with spark-deberta export"
+            )
+        _CHECKED[key] = "ok"
 
 
 def check_vocabulary(folder: ModelFolder) -> None:

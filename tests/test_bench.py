@@ -1,0 +1,50 @@
+"""The benchmark's smoke run: the whole script on the tiny shape, so that it never rots."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
+    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--shape", "tiny"]
+    command += ["--sentences", "30", "--runs", "1", "--light-calls", "5"]
+    command += ["--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    rows = result["rows"]
+    assert len(rows) == 5
+    assert result["corpus"]["sentences"] >= 30
+    for name, row in rows.items():
+        assert row["startup_s"] > 0, name
+        if "seconds" in row:
+            assert row["seconds"] > 0 and row["positions"] > 0, name
+            assert 0 < row["padding"] <= 1, name
+        if name[0] in "234":  # Spark paths: the workers' memory was seen
+            assert row["rss_mib"] > 50, name
+    assert rows["5 LightPipeline, single texts"]["p95_ms"] > 0
+    assert set(result["ratios"]) == {"fp32_vs_ceiling", "fp32_vs_baseline", "int8_vs_fp32"}
+    assert 0.99 < result["int8_cosine"] <= 1.0
+    table = (tmp_path / "out" / "tiny.md").read_text()
+    assert "| 2 ours fp32 |" in table and "fp32 vs baseline" in table
+    assert table.strip() in done.stdout
+
+
+def test_the_readme_has_the_benchmark_table_markers() -> None:
+    from bench.run import README_END, README_START
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.index(README_START) < text.index(README_END)

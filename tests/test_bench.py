@@ -26,7 +26,7 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "tiny.json").read_text())
     rows = result["rows"]
-    assert len(rows) == 5
+    assert len(rows) == 6
     assert result["corpus"]["sentences"] >= 30
     for name, row in rows.items():
         assert row["startup_s"] > 0, name

@@ -205,22 +205,22 @@ def annotation_udf(fn: BatchAnnotateFn, inputs: int, stage: str = "") -> Callabl
             check_row_sizes(stage, out)
             yield annotations_to_arrow(out)
 
-    # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
-    if inputs == 1:
-
-        def run_one(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
-            for number, batch in enumerate(batches):
-                if number == 1:
-                    inject_fault()
-                yield from annotate_batch((batch,))
-
-        return F.arrow_udf(run_one, ANNOTATION_ARRAY_TYPE)
-
-    def run_many(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
+    def annotate_stream(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         for number, batch in enumerate(batches):
             if number == 1:
                 inject_fault()
             yield from annotate_batch(batch)
+
+    # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
+    if inputs == 1:
+
+        def run_one(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
+            yield from annotate_stream((batch,) for batch in batches)
+
+        return F.arrow_udf(run_one, ANNOTATION_ARRAY_TYPE)
+
+    def run_many(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
+        yield from annotate_stream(batches)
 
     return F.arrow_udf(run_many, ANNOTATION_ARRAY_TYPE)
 

@@ -366,6 +366,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     source, target = config["input"], config["output"]
     fmt = input_format(source["path"], source["format"])
     pipeline = build_pipeline(config)
+    exploded = bool(config["sentence_detector"].get("explodeSentences"))
     spark = spark or session(args.spark_conf)
     documents = spread(
         read_documents(spark, source["path"], fmt, source["text_col"], source["id_col"]),
@@ -376,7 +377,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
             rows_in = documents.count()
             model: PipelineModel = pipeline.fit(documents)
             annotated = model.transform(documents)
-            if config["sentence_detector"].get("explodeSentences"):
+            if exploded:
                 # A row per sentence: copying the document's text into each would multiply it.
                 annotated = annotated.drop("text", "document")
             if target["partitions"]:
@@ -392,7 +393,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
                     "sentences": "sentences" if finished else "sentence",
                     "tokens": "tokens" if finished else "token",
                 },
-                row_key="id" if config["sentence_detector"].get("explodeSentences") else None,
+                row_key="id" if exploded else None,
             )
     finally:
         documents.unpersist()
@@ -444,7 +445,8 @@ def session(spark_conf: str | None = None) -> SparkSession:
         builder = builder.config(key, value)
     # Under spark-submit the JVM is already up and holds --master; a SparkConf made before the
     # gateway is initialised would not see it (and the job would silently run in local[*]).
-    SparkContext._ensure_initialized()
+    # Otherwise this launches the JVM, with the settings that only apply at launch (memory).
+    SparkContext._ensure_initialized(conf=SparkConf(loadDefaults=False).setAll(settings.items()))
     master = settings.get("spark.master") or SparkConf().get("spark.master", None)
     if master is None:
         builder = builder.master("local[*]")

@@ -4,6 +4,8 @@ worker cannot see the driver's model folder."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -64,3 +66,18 @@ def test_spark_submit_on_a_standalone_cluster_with_a_driver_only_model(tmp_path)
     assert table.num_rows == len(lines)
     rows = table.to_pylist()
     assert sum(len(r["embeddings"]) for r in rows) == sum(len(r["token"]) for r in rows)
+
+
+def test_a_settings_file_reaches_the_jvm_it_launches() -> None:
+    """Settings that only apply when the JVM starts (driver memory) come from --spark-conf."""
+    script = (
+        "from pipelines.embed import session\n"
+        "s = session('conf/spark/local.conf')\n"
+        "heap = s.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()\n"
+        "print('SETTINGS', s.sparkContext.master, heap > 3 * 2**30)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "SETTINGS local[*] True" in done.stdout  # a 4g heap, not the 1g default

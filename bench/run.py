@@ -230,20 +230,26 @@ class Sequences:
         return sum(len(p) + 2 for p in self.pieces)
 
 
-def plan_corpus(documents: list[str], folder: Path) -> Sequences:
-    """Run the text stages and the encoder's planner on the driver (no model run)."""
-    from annotators import LightPipeline
-    from annotators.deberta.encoder import group_by_sentence, plan_sentence, runtime_for
-    from pipelines.config import build_config
+def job_stages(folder: Path) -> list[Any]:
+    """The job's four stages at their default settings, with this model, fitted."""
+    from pipelines.config import defaults
     from pipelines.embed import build_pipeline
 
-    config = build_config(None, [("input", "path", "-"), ("output", "path", "-")])
+    config = defaults()
     config["model"]["name"] = str(folder)
-    stages = build_pipeline(config).getStages()
+    document, sentence, tokenizer, embeddings = build_pipeline(config).getStages()
+    return [document, sentence, tokenizer.fit(None), embeddings]
+
+
+def plan_corpus(documents: list[str], folder: Path) -> Sequences:
+    """Run the text stages and the encoder's planner on the driver (no model run)."""
     from pyspark.ml import PipelineModel
 
-    tokenizer = stages[2]
-    text_stages = PipelineModel([stages[0], stages[1], tokenizer.fit(None)])
+    from annotators import LightPipeline
+    from annotators.deberta.encoder import group_by_sentence, plan_sentence, runtime_for
+
+    stages = job_stages(folder)
+    text_stages = PipelineModel(stages[:3])
     settings = stages[3].shipped_settings()
     runtime = runtime_for(settings)
     sentences, pieces, per_document = [], [], []
@@ -284,21 +290,11 @@ def ceiling(
     sequences: Sequences, folder: Path, runs: int, cores: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """ONNX Runtime alone, our session options, every core, best batch size."""
-    from annotators.deberta.encoder import EncoderSettings, Runtime
-    from annotators.deberta.package import load_model_folder
+    from annotators.deberta.encoder import Runtime, model_location
 
-    model = load_model_folder(folder)
-    settings = EncoderSettings(
-        model_dir=str(folder),
-        model_file=model.model_file().name,
-        checksum=model.checksum(),
-        special_tokens=model.manifest["special_tokens"],
-        output=model.manifest["output"],
-        output_size=model.dimension,
-        threads=cores,
-    )
+    settings = job_stages(folder)[3].setThreads(cores).shipped_settings()
     started = time.perf_counter()
-    runtime = Runtime(settings, model.model_file(), model.spm_file)
+    runtime = Runtime(settings, *model_location(settings))
     special = settings.special_tokens
     lengths = [len(p) + 2 for p in sequences.pieces]
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
@@ -435,17 +431,12 @@ def baseline_positions(sentences: list[str], checkpoint: Path) -> tuple[int, flo
 
 def run_light(documents: list[str], folder: Path, calls: int) -> dict[str, Any]:
     """LightPipeline on single texts: start-up (build + first call), then latency per call."""
-    from annotators import LightPipeline
-    from pipelines.config import build_config
-    from pipelines.embed import build_pipeline
-
-    started = time.perf_counter()
-    config = build_config(None, [("input", "path", "-"), ("output", "path", "-")])
-    config["model"]["name"] = str(folder)
-    stages = build_pipeline(config).getStages()
     from pyspark.ml import PipelineModel
 
-    light = LightPipeline(PipelineModel([stages[0], stages[1], stages[2].fit(None), stages[3]]))
+    from annotators import LightPipeline
+
+    started = time.perf_counter()
+    light = LightPipeline(PipelineModel(job_stages(folder)))
     light.annotate(documents[0])
     startup = time.perf_counter() - started
     latencies = []

@@ -182,3 +182,21 @@ def standalone_cluster(work: Path, hidden: Sequence[Path] = (), cores: int = 2) 
 
 def _ignore_missing() -> contextlib.suppress:
     return contextlib.suppress(ProcessLookupError)
+
+
+@contextmanager
+def cluster_with_driver_only_model(work: Path) -> Iterator[tuple[str, Path, bool]]:
+    """A standalone cluster and a copy of the bundled model its worker cannot see.
+
+    Yields (master URL, model folder, hidden): ``hidden`` is False where private mounts are not
+    possible, and the worker then sees the folder too.
+    """
+    from annotators.deberta.package import BUNDLED_DIR
+
+    driver_only = work / "driver_only"
+    model = driver_only / "model"
+    shutil.copytree(BUNDLED_DIR / "deberta_v3_tiny_random_en", model)
+    hidden = can_hide_paths()
+    (work / "cluster").mkdir()
+    with standalone_cluster(work / "cluster", hidden=[driver_only] if hidden else []) as master:
+        yield master, model, hidden

@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from annotators.deberta.encoder import plan_batches
-from pipelines.config import build_config
+from pipelines.config import defaults
 from pipelines.embed import JobError, build_pipeline, parse_args, read_documents, run
 from tests.conftest import annotations_of
 
@@ -39,7 +39,7 @@ TEXTS = {
 
 def pipeline_model(spark, **sections):
     """The job's pipeline, with stage settings by config section."""
-    config = build_config(None, [("input", "path", "-"), ("output", "path", "-")])
+    config = defaults()
     for section, values in sections.items():
         config[section].update(values)
     documents = spark.createDataFrame([("x", "Fit.")], "id string, text string")

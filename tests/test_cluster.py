@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,8 +18,7 @@ from annotators import (
     SentenceDetector,
     Tokenizer,
 )
-from annotators.deberta.package import BUNDLED_DIR
-from tests.cluster import can_hide_paths, standalone_cluster
+from tests.cluster import cluster_with_driver_only_model, environment
 
 pytestmark = pytest.mark.slow
 
@@ -62,21 +59,15 @@ DRIVER = textwrap.dedent(
 
 
 def test_embeddings_on_a_standalone_cluster_with_a_driver_only_model(spark, tmp_path) -> None:
-    driver_only = tmp_path / "driver_only"
-    model_dir = driver_only / "model"
-    shutil.copytree(BUNDLED_DIR / "deberta_v3_tiny_random_en", model_dir)
-    hide = can_hide_paths()
-    (tmp_path / "cluster").mkdir()
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     out = tmp_path / "result.json"
-    with standalone_cluster(tmp_path / "cluster", hidden=[driver_only] if hide else []) as master:
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    with cluster_with_driver_only_model(tmp_path) as (master, model_dir, hide):
         done = subprocess.run(
             [sys.executable, str(script), master, str(model_dir), str(out), json.dumps(TEXTS)],
             capture_output=True,
             text=True,
-            env=env,
+            env=environment(),
             timeout=300,
         )
         assert done.returncode == 0, done.stderr[-5000:]

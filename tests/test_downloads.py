@@ -3,15 +3,12 @@ time when the server stalls."""
 
 from __future__ import annotations
 
-import hashlib
 import http.server
-import json
 import shutil
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from annotators.deberta.package import (
     load_model_folder,
     resolve_pretrained,
 )
+from tests.test_model_folder import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = BUNDLED_DIR / "deberta_v3_tiny_random_en"
@@ -67,14 +65,8 @@ class Remote:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def publish(self, name: str = "tiny", lang: str = "xx", sha: str | None = None) -> None:
-        archive = self.root / f"{name}_{lang}.zip"
-        with zipfile.ZipFile(archive, "w") as zipped:
-            for file in sorted(MODEL.iterdir()):
-                zipped.write(file, f"{name}_{lang}/{file.name}")
-        digest = sha or hashlib.sha256(archive.read_bytes()).hexdigest()
-        entry = {"name": name, "lang": lang, "file": archive.name, "sha256": digest}
-        (self.root / "index.json").write_text(json.dumps({"models": [entry]}))
+    def publish(self, sha: str | None = None) -> None:
+        publish(self.root, MODEL, "tiny", "xx", sha=sha)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ worker cannot see the driver's model folder."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from annotators.deberta.package import BUNDLED_DIR
-from tests.cluster import can_hide_paths, standalone_cluster, submit, summary_of
+from tests.cluster import cluster_with_driver_only_model, submit, summary_of
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +39,8 @@ def test_spark_submit_local(tmp_path) -> None:
 
 
 def test_spark_submit_on_a_standalone_cluster_with_a_driver_only_model(tmp_path) -> None:
-    driver_only = tmp_path / "driver_only"
-    model = driver_only / "model"
-    shutil.copytree(BUNDLED_DIR / "deberta_v3_tiny_random_en", model)
-    hide = can_hide_paths()
-    (tmp_path / "cluster").mkdir()
     output = tmp_path / "out"
-    with standalone_cluster(tmp_path / "cluster", hidden=[driver_only] if hide else []) as master:
+    with cluster_with_driver_only_model(tmp_path) as (master, model, _):
         done = submit(
             [
                 "--master", master, "--conf", "spark.driver.host=127.0.0.1",

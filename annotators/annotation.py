@@ -81,6 +81,21 @@ def annotations_to_arrow(rows: Sequence[Sequence[AnnotationDict]]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(row_offsets, pa.int32()), structs, type=arrow_type)
 
 
+def annotations_from_arrow(array: pa.Array) -> list[list[AnnotationDict] | None]:
+    """Read an annotation column into the cores' plain dicts.
+
+    Arrow gives a map as a list of (key, value) pairs; the cores want a dict (a repeated key
+    keeps its last value). Done here rather than by ``to_pylist(maps_as_pydicts=...)``, which
+    pyarrow 14 (the Databricks 15.4 LTS runtime's) lacks.
+    """
+    rows = array.to_pylist()
+    for row in rows:
+        for annotation in row or ():
+            if annotation is not None:
+                annotation["metadata"] = dict(annotation["metadata"] or ())
+    return rows
+
+
 def make_annotation(
     annotator_type: str,
     begin: int,

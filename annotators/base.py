@@ -20,15 +20,17 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StructField, StructType
 
 from annotators.annotation import (
     ANNOTATION_ARRAY_TYPE,
     ANNOTATOR_TYPE_KEY,
     AnnotationDict,
+    annotations_from_arrow,
     annotations_to_arrow,
     column_metadata,
 )
+from annotators.spark_compat import ARROW_UDF, restore_metadata, transport_for, with_column
 
 #: A stage's core: one annotation list per input column in, the output annotation list out.
 AnnotateFn = Callable[..., list[AnnotationDict]]
@@ -52,6 +54,7 @@ __all__ = [
     "AnnotateFn",
     "AnnotatorModel",
     "AnnotatorParams",
+    "annotate_with_map_in_arrow",
     "annotation_udf",
     "annotator_types_of",
     "keyword_only",
@@ -186,30 +189,36 @@ def inject_fault() -> None:
     os.kill(_executor_pid() if what == "executor" else os.getpid(), signal.SIGKILL)
 
 
+def _annotate_arrays(
+    fn: BatchAnnotateFn, arrays: tuple[pa.Array, ...], stage: str
+) -> Iterator[pa.Array]:
+    """Answer one Arrow batch's input columns chunk by chunk (``ROWS_PER_CHUNK`` rows each).
+
+    Spark checks the total row count, not each batch's, so one batch of huge documents never
+    holds all its output at once. Null input arrays reach the core as empty lists; the core's
+    output is never null.
+    """
+    for offset in range(0, len(arrays[0]), ROWS_PER_CHUNK):
+        chunk = [a.slice(offset, ROWS_PER_CHUNK) for a in arrays]
+        columns = [annotations_from_arrow(a) for a in chunk]
+        rows = [tuple(value or [] for value in row) for row in zip(*columns, strict=True)]
+        out = fn(rows)
+        check_row_sizes(stage, out)
+        yield annotations_to_arrow(out)
+
+
 def annotation_udf(fn: BatchAnnotateFn, inputs: int, stage: str = "") -> Callable[..., Column]:
-    """Wrap a core in an iterator Arrow UDF that returns an annotation column.
+    """Wrap a core in an iterator Arrow UDF (Spark 4.1+) that returns an annotation column.
 
     The core is pickled from the driver; state that must not travel (a model session) is created
-    lazily inside the core, once per Python worker. Each Arrow batch is handed over in chunks of
-    ``ROWS_PER_CHUNK`` rows and answered chunk by chunk (Spark checks the total row count, not
-    each batch's), so one batch of huge documents never holds all its output at once. Null input
-    arrays reach the core as empty lists; the core's output is never null.
+    lazily inside the core, once per Python worker.
     """
-
-    def annotate_batch(arrays: tuple[pa.Array, ...]) -> Iterator[pa.Array]:
-        for offset in range(0, len(arrays[0]), ROWS_PER_CHUNK):
-            chunk = [a.slice(offset, ROWS_PER_CHUNK) for a in arrays]
-            columns = [a.to_pylist(maps_as_pydicts="lossy") for a in chunk]
-            rows = [tuple(value or [] for value in row) for row in zip(*columns, strict=True)]
-            out = fn(rows)
-            check_row_sizes(stage, out)
-            yield annotations_to_arrow(out)
 
     def annotate_stream(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         for number, batch in enumerate(batches):
             if number == 1:
                 inject_fault()
-            yield from annotate_batch(batch)
+            yield from _annotate_arrays(fn, batch, stage)
 
     # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
     if inputs == 1:
@@ -223,6 +232,46 @@ def annotation_udf(fn: BatchAnnotateFn, inputs: int, stage: str = "") -> Callabl
         yield from annotate_stream(batches)
 
     return F.arrow_udf(run_many, ANNOTATION_ARRAY_TYPE)
+
+
+def annotate_with_map_in_arrow(
+    dataset: DataFrame, fn: BatchAnnotateFn, inputs: Sequence[str], output: str, stage: str = ""
+) -> DataFrame:
+    """Run a core with ``mapInArrow`` (Spark 3.5 and 4.0, classic or Connect).
+
+    Whole rows travel as Arrow record batches: the input columns feed the core, every other
+    column passes through untouched, and the output column is appended (or replaced in place, as
+    ``withColumn`` would). Rows keep their order and their partition.
+    """
+    names = dataset.columns
+    input_indices = [names.index(c) for c in inputs]
+    replace_at = names.index(output) if output in names else None
+    fields = list(dataset.schema.fields)
+    output_field = StructField(output, ANNOTATION_ARRAY_TYPE, True)
+    if replace_at is None:
+        fields.append(output_field)
+        out_names = [*names, output]
+    else:
+        fields[replace_at] = output_field
+        out_names = list(names)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for number, batch in enumerate(batches):
+            if number == 1:
+                inject_fault()
+            arrays = tuple(batch.column(i) for i in input_indices)
+            offset = 0
+            for annotated in _annotate_arrays(fn, arrays, stage):
+                rows = batch.slice(offset, len(annotated))
+                offset += len(annotated)
+                columns = list(rows.columns)
+                if replace_at is None:
+                    columns.append(annotated)
+                else:
+                    columns[replace_at] = annotated
+                yield pa.RecordBatch.from_arrays(columns, names=out_names)
+
+    return dataset.mapInArrow(run, StructType(fields))
 
 
 class AnnotatorParams(Params):
@@ -284,11 +333,20 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
         columns = self.input_columns(annotator_types_of(dataset.schema))
         output = self.getOutputCol()
         self._prepare(dataset)
-        udf = annotation_udf(self.batch_annotator(), len(columns), type(self).__name__)
-        annotated = udf(*[F.col(c) for c in columns]).alias(
-            output, metadata=column_metadata(self.output_annotator_type)
-        )
-        return self._after_transform(dataset.withColumn(output, annotated))
+        stage = type(self).__name__
+        metadata = column_metadata(self.output_annotator_type)
+        if transport_for(dataset.sparkSession) == ARROW_UDF:
+            udf = annotation_udf(self.batch_annotator(), len(columns), stage)
+            annotated = with_column(dataset, output, udf(*[F.col(c) for c in columns]), metadata)
+        else:
+            kept = {
+                f.name: f.metadata for f in dataset.schema.fields if f.metadata and f.name != output
+            }
+            annotated = annotate_with_map_in_arrow(
+                dataset, self.batch_annotator(), columns, output, stage
+            )
+            annotated = restore_metadata(annotated, {**kept, output: metadata})
+        return self._after_transform(annotated)
 
     def _after_transform(self, dataset: DataFrame) -> DataFrame:
         """Hook for stages that reshape rows after annotating (explodeSentences)."""

@@ -29,6 +29,7 @@ from annotators.annotation import (
     make_annotation,
 )
 from annotators.base import keyword_only
+from annotators.spark_compat import valid_utf8, with_column
 
 _WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
 _ESCAPED_NEWLINE = "(?:\\\\r)?(?:\\\\n)"  # the two-character text \n, optionally after \r
@@ -204,7 +205,7 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
     def _document(self, text: Column, metadata: Column) -> Column:
         # Invalid UTF-8 (bytes from a Parquet file written by any tool) becomes U+FFFD here, once,
         # so every later stage sees valid text and offsets count the repaired characters.
-        cleaned = _clean_column(F.make_valid_utf8(text), self.getCleanupMode())
+        cleaned = _clean_column(valid_utf8(text), self.getCleanupMode())
         return F.struct(
             F.lit(DOCUMENT).alias("annotatorType"),
             F.lit(0).alias("begin"),
@@ -269,4 +270,4 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
             )
         docs = F.coalesce(docs.cast(_RELAXED_ARRAY_TYPE), F.array().cast(_RELAXED_ARRAY_TYPE))
         output = self.getOutputCol()
-        return dataset.withColumn(output, docs.alias(output, metadata=column_metadata(DOCUMENT)))
+        return with_column(dataset, output, docs, column_metadata(DOCUMENT))

@@ -3,7 +3,8 @@
 Loading (``loadSavedModel``, ``pretrained``, ``load``) with the manifest's task checked, the
 runtime parameters (batchSize, caseSensitive, maxSentenceLength, longSentenceStrategy, precision,
 executionProvider, threads), save/load that copies the model folder into the saved stage, and
-shipping the model files to executors with ``SparkContext.addFile``.
+shipping the model files to executors (``SparkContext.addFile`` on classic sessions,
+``SparkSession.addArtifacts`` on Spark Connect).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from annotators.deberta.package import (
     load_model_folder,
     resolve_pretrained,
 )
+from annotators.spark_compat import is_connect
 
 if TYPE_CHECKING:
     from typing import Self
@@ -142,7 +144,7 @@ def _local_copy(path: str, subdir: str, spark: SparkSession) -> Path:
     return local / subdir
 
 
-_SHIPPED: dict[tuple[int, str], str] = {}
+_SHIPPED: dict[tuple[str, str], str] = {}
 _SHIP_LOCK = threading.Lock()
 
 
@@ -345,19 +347,26 @@ class DebertaModelStage(AnnotatorModel):
         return self.settings(getattr(self, "_shipped_name", None))
 
     def _prepare(self, dataset: DataFrame) -> None:
-        """Make the model files reachable by every executor (SparkContext.addFile).
+        """Make the model files reachable by every executor.
 
-        In local mode executors share the driver's disk and read the folder in place. Elsewhere
-        the model and spm files travel through Spark's file server under names prefixed with the
-        model's checksum, so any number of models can share an application.
+        A classic session in local mode shares the driver's disk, so executors read the folder in
+        place. Elsewhere the model and spm files travel under names prefixed with the model's
+        checksum (so any number of models can share an application): with
+        ``SparkContext.addFile`` on a classic session, and with ``SparkSession.addArtifacts`` on
+        a Spark Connect session, whose client has no SparkContext and may not share a disk with
+        the server. Executors find them with ``SparkFiles.get`` either way and check their
+        checksum on arrival.
         """
-        context = dataset.sparkSession.sparkContext
+        spark = dataset.sparkSession
         self._shipped_name = None
-        if context.master.startswith("local"):
+        connect = is_connect(spark)
+        if not connect and spark.sparkContext.master.startswith("local"):
             return
         folder = self.model_folder()
         prefix = f"deberta-{folder.checksum(self.getPrecision())[:16]}"
-        key = (id(context), prefix)
+        # Shipped files live as long as the application (classic) or the session (Connect).
+        owner = f"connect:{spark.session_id}" if connect else spark.sparkContext.applicationId
+        key = (owner, prefix)
         with _SHIP_LOCK:
             if key not in _SHIPPED:
                 staging = Path(tempfile.mkdtemp(prefix="spark-deberta-ship-"))
@@ -367,6 +376,9 @@ class DebertaModelStage(AnnotatorModel):
                         os.link(folder.path / file, shipped)
                     except OSError:
                         shutil.copyfile(folder.path / file, shipped)
-                    context.addFile(str(shipped))
+                    if connect:
+                        spark.addArtifacts(str(shipped), file=True)
+                    else:
+                        spark.sparkContext.addFile(str(shipped))
                 _SHIPPED[key] = prefix
         self._shipped_name = prefix

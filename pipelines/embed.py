@@ -34,6 +34,7 @@ from annotators import (
     Tokenizer,
 )
 from annotators.deberta.package import ModelFolderError, resolve_model
+from annotators.spark_compat import is_connect
 from pipelines.config import (
     DEFAULT_CONFIG,
     ConfigError,
@@ -180,7 +181,11 @@ def spread(documents: DataFrame, partitions: int | None) -> DataFrame:
 
 
 def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
-    """The stages, configured; model files are loaded and checked here, before any Spark job."""
+    """The stages, configured; model files are loaded and checked here, before any Spark job.
+
+    The classifier runs before the embeddings: where the transport carries whole rows through
+    Python (Spark 3.5/4.0), it then never carries the token vectors.
+    """
     stages: list[Params] = [
         apply_params(
             DocumentAssembler().setInputCol("text").setOutputCol("document"),
@@ -193,22 +198,7 @@ def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
         apply_params(
             Tokenizer().setInputCols(["sentence"]).setOutputCol("token"), config["tokenizer"]
         ),
-        apply_params(
-            load_model_stage(DeBertaEmbeddings, config["model"]["name"], config["model"]["lang"])
-            .setInputCols(["sentence", "token"])
-            .setOutputCol("embeddings"),
-            config["embeddings"],
-        ),
     ]
-    if config["job"]["sentence_embeddings"]:
-        stages.append(
-            apply_params(
-                SentenceEmbeddings()
-                .setInputCols(["sentence", "embeddings"])
-                .setOutputCol("sentence_embeddings"),
-                config["sentence_embeddings"],
-            )
-        )
     if config["classifier_model"]["name"]:
         model = config["classifier_model"]
         stages.append(
@@ -219,7 +209,39 @@ def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
                 config["classifier"],
             )
         )
+    stages.append(
+        apply_params(
+            load_model_stage(DeBertaEmbeddings, config["model"]["name"], config["model"]["lang"])
+            .setInputCols(["sentence", "token"])
+            .setOutputCol("embeddings"),
+            config["embeddings"],
+        )
+    )
+    if config["job"]["sentence_embeddings"]:
+        stages.append(
+            apply_params(
+                SentenceEmbeddings()
+                .setInputCols(["sentence", "embeddings"])
+                .setOutputCol("sentence_embeddings"),
+                config["sentence_embeddings"],
+            )
+        )
     return Pipeline(stages=stages)
+
+
+def transform(model: PipelineModel, documents: DataFrame, exploded: bool) -> DataFrame:
+    """Run the fitted stages; with a row per sentence, drop the document's text right away.
+
+    Copying a document's text into each of its sentence rows would multiply it. No stage after
+    the SentenceDetector reads it, and on Spark 3.5/4.0 (whose transport carries whole rows
+    through Python) it must not even reach them.
+    """
+    annotated = documents
+    for stage in model.stages:
+        annotated = stage.transform(annotated)
+        if exploded and isinstance(stage, SentenceDetector):
+            annotated = annotated.drop("text", "document")
+    return annotated
 
 
 def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame:
@@ -368,6 +390,8 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     pipeline = build_pipeline(config)
     exploded = bool(config["sentence_detector"].get("explodeSentences"))
     spark = spark or session(args.spark_conf)
+    if is_connect(spark):
+        refuse_connect()
     documents = spread(
         read_documents(spark, source["path"], fmt, source["text_col"], source["id_col"]),
         source["partitions"],
@@ -376,10 +400,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
         with progress(spark, float(config["job"]["progress_interval_s"])):
             rows_in = documents.count()
             model: PipelineModel = pipeline.fit(documents)
-            annotated = model.transform(documents)
-            if exploded:
-                # A row per sentence: copying the document's text into each would multiply it.
-                annotated = annotated.drop("text", "document")
+            annotated = transform(model, documents, exploded)
             if target["partitions"]:
                 annotated = annotated.repartition(target["partitions"])
             finished = target["finish"]
@@ -428,19 +449,32 @@ def read_spark_conf(path: str) -> dict[str, str]:
     return settings
 
 
+def refuse_connect() -> None:
+    """The job needs the driver's JVM; say so before any work instead of failing midway."""
+    raise JobError(
+        "the job needs a classic Spark session: it commits its output with the Hadoop "
+        "FileSystem API of the driver's JVM, which a Spark Connect client does not have. Run it "
+        "with spark-submit or `spark-deberta run` (no SPARK_REMOTE, no spark.remote); on Spark "
+        "Connect (Databricks serverless, shared clusters) use the stages in a notebook and "
+        "write with df.write (README: Where it runs)"
+    )
+
+
 def session(spark_conf: str | None = None) -> SparkSession:
     """The active session, or a new one: local[*] when no master is configured.
 
     A local session's Python workers run this interpreter (unless PYSPARK_PYTHON says
     otherwise), so the job works from a virtual environment that is not activated.
     """
+    settings = read_spark_conf(spark_conf) if spark_conf else {}
+    if os.environ.get("SPARK_REMOTE") or "spark.remote" in settings:
+        refuse_connect()
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     from pyspark import SparkConf, SparkContext
 
     builder = SparkSession.builder.appName("spark-deberta")
-    settings = read_spark_conf(spark_conf) if spark_conf else {}
     for key, value in settings.items():
         builder = builder.config(key, value)
     # Under spark-submit the JVM is already up and holds --master; a SparkConf made before the

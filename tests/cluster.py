@@ -1,4 +1,4 @@
-"""A real Spark standalone cluster (one master, one worker) on 127.0.0.1, for tests.
+"""Real Spark servers on 127.0.0.1 for tests: a standalone cluster, a Spark Connect server.
 
 The pip PySpark has no start-master.sh, but ``bin/spark-class`` runs the Master and Worker
 classes directly. ``hidden`` paths are made invisible to the worker and its executors: the worker
@@ -168,16 +168,84 @@ def standalone_cluster(work: Path, hidden: Sequence[Path] = (), cores: int = 2) 
         )
         yield master_url
     finally:
-        for process in reversed(processes):
+        stop_processes(processes)
+
+
+def stop_processes(processes: Sequence[subprocess.Popen]) -> None:
+    """Stop the process groups this helper started (SIGTERM, then SIGKILL), and only those."""
+    for process in reversed(processes):
+        with _ignore_missing():
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
             with _ignore_missing():
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with _ignore_missing():
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@contextmanager
+def connect_server(
+    work: Path, python: str = sys.executable, hidden: Sequence[Path] = ()
+) -> Iterator[str]:
+    """Yield the ``sc://`` URL of a Spark Connect server (local[2]) on 127.0.0.1; stop it after.
+
+    ``python`` picks the interpreter, hence the PySpark (and its bundled connect jar) that runs
+    the server and its Python workers. ``hidden`` paths are invisible to the server, as in
+    ``standalone_cluster``: the client's files can then reach executors only through Spark.
+    """
+    spark_home = subprocess.run(
+        [python, "-c", "import os, pyspark; print(os.path.dirname(pyspark.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    port = free_port()
+    command = [
+        str(Path(spark_home) / "bin" / "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master",
+        "local[2]",
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.driver.memory=2g",
+        "--conf",
+        "spark.sql.session.timeZone=UTC",
+    ]
+    if hidden:
+        mounts = " && ".join(f"mount -t tmpfs tmpfs '{p}'" for p in hidden)
+        quoted = " ".join(f"'{a}'" for a in command)
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c"]
+        command.append(f"{mounts} && exec {quoted}")
+    env = {
+        **os.environ,
+        "SPARK_HOME": spark_home,
+        "PYSPARK_PYTHON": python,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    env.pop("SPARK_REMOTE", None)
+    log_path = work / "connect-server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    try:
+        _wait_for(
+            lambda: "Spark Connect server started" in log_path.read_text(errors="replace"),
+            120,
+            "the Spark Connect server's start",
+            [log_path],
+        )
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        stop_processes([process])
 
 
 def _ignore_missing() -> contextlib.suppress:

@@ -1,4 +1,10 @@
-"""One real local Spark session for the whole test run."""
+"""One real Spark session for the whole test run: local[2], or a Spark Connect server's.
+
+With ``SPARK_DEBERTA_REMOTE=sc://host:port`` the ``spark`` fixture is a Spark Connect session
+on that server (tests/test_compat.py starts one and runs the ``compat`` tests against it);
+tests that need the classic API (SparkContext, the driver's JVM) are marked ``classic`` and are
+skipped there.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,27 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+REMOTE = os.environ.get("SPARK_DEBERTA_REMOTE")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not REMOTE:
+        return
+    skip = pytest.mark.skip(reason="needs a classic session (SparkContext or the driver's JVM)")
+    for item in items:
+        if "classic" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator:
     from pyspark.sql import SparkSession
 
+    if REMOTE:
+        remote = SparkSession.builder.remote(REMOTE).getOrCreate()
+        yield remote
+        remote.stop()
+        return
     session = (
         SparkSession.builder.master("local[2]")
         .appName("spark-deberta-tests")

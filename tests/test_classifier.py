@@ -27,6 +27,8 @@ from annotators.base import StageInputError
 from annotators.deberta.package import ModelFolderError
 from tests.conftest import annotations_of
 
+pytestmark = pytest.mark.compat
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CLASSIFIER = FIXTURES / "models" / "deberta_v3_tiny_ko_classifier"
 KOREAN_EMBEDDINGS = FIXTURES / "models" / "deberta_v3_tiny_ko"

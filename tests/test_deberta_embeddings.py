@@ -22,6 +22,8 @@ from annotators import (
 from annotators.deberta.package import BUNDLED_DIR, ModelFolderError
 from tests.conftest import annotations_of
 
+pytestmark = pytest.mark.compat
+
 MODEL = BUNDLED_DIR / "deberta_v3_tiny_random_en"
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "tiny_reference.json").read_text())
 CASES = {case["name"]: case for case in REFERENCE["cases"]}

@@ -12,6 +12,8 @@ import pytest
 from annotators import nlu
 from tests.conftest import annotations_of
 
+pytestmark = pytest.mark.compat
+
 FIXTURES = Path(__file__).parent / "fixtures" / "models"
 CLASSIFIER = FIXTURES / "deberta_v3_tiny_ko_classifier"
 

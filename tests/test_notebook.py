@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from annotators.deberta.package import BUNDLED_DIR
+from tests.conftest import REMOTE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.compat]
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "spark_deberta_databricks.py"
 
@@ -31,6 +32,8 @@ def test_notebook_runs_as_a_script(tmp_path) -> None:
         "SPARK_DEBERTA_MODEL_DIR": str(BUNDLED_DIR / "deberta_v3_tiny_random_en"),
         "SPARK_DEBERTA_OUTPUT_DIR": str(tmp_path / "out"),
     }
+    if REMOTE:  # as on Databricks serverless: the notebook's getOrCreate() is a Connect client
+        env["SPARK_REMOTE"] = REMOTE
     done = subprocess.run(
         [sys.executable, str(NOTEBOOK)], capture_output=True, text=True, env=env, timeout=300
     )

@@ -8,6 +8,8 @@ from pyspark.ml import Pipeline, PipelineModel
 from annotators import DocumentAssembler, LightPipeline, SentenceDetector, Tokenizer
 from tests.conftest import annotations_of
 
+pytestmark = pytest.mark.compat
+
 TEXTS = [
     "Hello World. My name is Jonas E. Smith. I live in the U.S. How about you?",
     "안녕하세요. 저는 서울에 살아요! 날씨가 좋네요 😀.",

@@ -140,21 +140,41 @@ def shipped_file_name(prefix: str, file_name: str) -> str:
     return f"{prefix}-{file_name}"
 
 
+def _shipped_file(name: str) -> Path:
+    """Where Spark put a shipped file on this executor (missing: the expected path).
+
+    ``SparkFiles.get`` names it. A Spark Connect session's files sit in a per-session folder
+    under the root, and a streaming query's tasks on Connect see only the root, so the session
+    folders are searched too: names carry the model's checksum, which is checked on load.
+    """
+    from pyspark import SparkFiles
+
+    expected = Path(SparkFiles.get(name))
+    if expected.is_file():
+        return expected
+    root = Path(SparkFiles.getRootDirectory())
+    for found in sorted([*root.glob(f"*/{name}"), *root.parent.glob(f"*/{name}")]):
+        if found.is_file():
+            return found
+    return expected
+
+
 def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
     """The model and spm files for this process: shipped through SparkFiles, or the driver's."""
     if settings.shipped_name:
-        from pyspark import SparkFiles, TaskContext
+        from pyspark import TaskContext
 
         if TaskContext.get() is not None:
             files = [
-                Path(SparkFiles.get(shipped_file_name(settings.shipped_name, name)))
+                _shipped_file(shipped_file_name(settings.shipped_name, name))
                 for name in (settings.model_file, SPM_FILE)
             ]
             missing = [f.name for f in files if not f.is_file()]
             if missing:
                 raise ModelFolderError(
                     f"the model files {missing} did not reach this executor; they are shipped "
-                    "with SparkContext.addFile when the stage runs"
+                    "with SparkContext.addFile (classic) or SparkSession.addArtifacts (Connect) "
+                    "when the stage runs"
                 )
             return files[0], files[1]
     folder = Path(settings.model_dir)

@@ -77,7 +77,9 @@ class _ModelFolderWriter(DefaultParamsWriter):
     """Saves the params and a copy of the model files, so a saved pipeline is self-contained."""
 
     def saveImpl(self, path: str) -> None:
+        _check_connect_path(path, self.sparkSession, "save")
         super().saveImpl(path)
+        _check_connect_path(path, self.sparkSession, "save", written=True)
         stage = self.instance
         folder = stage.model_folder()
         files = [MANIFEST, *folder.manifest["files"]]  # the whole folder, so it stays consistent
@@ -92,11 +94,39 @@ class _ModelFolderReader(MLReader):
     def load(self, path: str) -> Any:
         if (Path(path) / MANIFEST).is_file():  # a model folder, not a saved stage
             return self.cls.loadSavedModel(path)
+        _check_connect_path(path, self.sparkSession, "load", written=True)
         stage = DefaultParamsReader(self.cls).load(path)
         local = _local_copy(path, _MODEL_SUBDIR, self.sparkSession)
         stage._set(modelPath=str(local))
         stage.model_folder()  # check it now, on the driver
         return stage
+
+
+def _check_connect_path(
+    path: str, spark: SparkSession, action: str, written: bool = False
+) -> None:
+    """On Spark Connect, the stage's params go through the server and its model files through
+    this client's disk: both must be the same place, or the save would be split in two.
+
+    A non-local path would need the driver's JVM (Hadoop FileSystem), which a Connect client
+    does not have. With ``written``, the server's metadata must be visible here.
+    """
+    if not is_connect(spark):
+        return
+    where = (
+        "save and load with a classic session, or use a path that this client and the server "
+        "share (a local path with a local server; /dbfs/... or /Volumes/... on Databricks)"
+    )
+    if not _is_local(path):
+        raise ModelFolderError(
+            f"cannot {action} a DeBERTa stage at {path} from a Spark Connect client: its model "
+            f"files are copied by this process, which can reach local paths only; {where}"
+        )
+    if written and not (Path(_local_path(path)) / "metadata").is_dir():
+        raise ModelFolderError(
+            f"cannot {action} a DeBERTa stage at {path} from a Spark Connect client: the server "
+            f"keeps the stage's metadata where this client cannot see it; {where}"
+        )
 
 
 def _is_local(path: str) -> bool:

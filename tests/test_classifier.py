@@ -164,6 +164,7 @@ def test_pair_column_of_the_wrong_type_is_refused_by_name(spark) -> None:
         PipelineModel(stages).transform(data)
 
 
+@pytest.mark.ml_persistence
 def test_classifier_pipeline_saves_and_loads_with_its_model(spark, tmp_path) -> None:
     case = CLASSIFIER_CASES["ko_coalesce"]
     model = pipeline_for(spark, case)

@@ -184,6 +184,7 @@ def test_input_types_are_checked(spark) -> None:
         embeddings_stage().setInputCols(["sentence", "embeddings"]).transform(df)
 
 
+@pytest.mark.ml_persistence
 def test_saved_pipeline_carries_its_model_and_loads_without_the_original(spark, tmp_path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(MODEL, copy)

@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "frankenstein.txt"
 CLASSIFIER = ROOT / "tests" / "fixtures" / "models" / "deberta_v3_tiny_ko_classifier"
 
+pytestmark = [pytest.mark.compat, pytest.mark.classic]
+
 
 def test_job_writes_every_document_with_annotations(spark, tmp_path) -> None:
     output = tmp_path / "out"
@@ -71,7 +73,7 @@ def test_job_refuses_an_existing_output_without_overwrite(spark, tmp_path) -> No
 def _failing_frame(spark):
     """Rows whose computation fails in one task after other tasks have written their files."""
     return spark.range(0, 400, numPartitions=4).withColumn(
-        "check", F.when(F.col("id") == 350, F.raise_error(F.lit("boom")))
+        "check", F.when(F.col("id") == 350, F.raise_error(F.lit("boom"))).otherwise("ok")
     )
 
 

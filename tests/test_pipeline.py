@@ -70,6 +70,7 @@ def test_every_input_row_comes_out(fitted, texts_df) -> None:
     assert out.filter("token is null or sentence is null or document is null").count() == 0
 
 
+@pytest.mark.ml_persistence
 def test_pipeline_model_save_and_load_round_trip(fitted, texts_df, tmp_path) -> None:
     path = str(tmp_path / "text_pipeline")
     fitted.write().overwrite().save(path)
@@ -84,6 +85,7 @@ def test_pipeline_model_save_and_load_round_trip(fitted, texts_df, tmp_path) -> 
     assert before == after
 
 
+@pytest.mark.ml_persistence
 def test_unfitted_pipeline_saves_and_loads_with_its_parameters(tmp_path) -> None:
     pipeline = Pipeline(
         stages=[

@@ -12,7 +12,7 @@ import pytest
 
 from tests.cluster import cluster_with_driver_only_model, submit, summary_of
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.compat, pytest.mark.classic]
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "frankenstein.txt"

@@ -11,6 +11,7 @@ import pytest
 from pyspark.sql import types as T
 
 from annotators import LightPipeline
+from annotators.deberta.package import ModelFolderError
 from annotators.spark_compat import ARROW_UDF, MAP_IN_ARROW, is_connect, transport_for
 from pipelines.embed import JobError, parse_args, run
 from tests.compat_seed import (
@@ -140,3 +141,13 @@ def test_the_job_refuses_a_connect_session_at_once(spark, tmp_path) -> None:
     with pytest.raises(JobError, match="needs a classic Spark session"):
         run(args, spark)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_connect_client_refuses_to_save_a_model_stage_where_it_cannot_copy_the_model(
+    spark,
+) -> None:
+    if not is_connect(spark):
+        pytest.skip("only a Spark Connect client is refused")
+    stage = seed_pipeline().getStages()[4]
+    with pytest.raises(ModelFolderError, match="from a Spark Connect client"):
+        stage.write().save("hdfs://127.0.0.1:1/nowhere/stage")

@@ -102,9 +102,7 @@ class _ModelFolderReader(MLReader):
         return stage
 
 
-def _check_connect_path(
-    path: str, spark: SparkSession, action: str, written: bool = False
-) -> None:
+def _check_connect_path(path: str, spark: SparkSession, action: str, written: bool = False) -> None:
     """On Spark Connect, the stage's params go through the server and its model files through
     this client's disk: both must be the same place, or the save would be split in two.
 

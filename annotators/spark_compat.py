@@ -15,6 +15,7 @@ versions. Everything that differs between them is answered here:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,9 @@ ARROW_UDF_SPARK = (4, 1)
 
 ARROW_UDF = "arrow_udf"
 MAP_IN_ARROW = "mapInArrow"
+#: Set to ``mapInArrow`` to use the older transport where the newer one exists (the benchmark
+#: measures the two in one run this way; also a way around a bug in either).
+TRANSPORT_ENV = "SPARK_DEBERTA_TRANSPORT"
 
 
 def version_tuple(version: str) -> tuple[int, int]:
@@ -56,9 +60,16 @@ def transport_for(spark: SparkSession) -> str:
             f"spark-deberta needs Spark {MIN_SPARK[0]}.{MIN_SPARK[1]} or newer; this session "
             f"runs Spark {spark.version}"
         )
-    if hasattr(F, "arrow_udf") and version >= ARROW_UDF_SPARK:
-        return ARROW_UDF
-    return MAP_IN_ARROW
+    available = hasattr(F, "arrow_udf") and version >= ARROW_UDF_SPARK
+    forced = os.environ.get(TRANSPORT_ENV)
+    if forced == MAP_IN_ARROW or (forced == ARROW_UDF and available):
+        return forced
+    if forced:
+        raise RuntimeError(
+            f"{TRANSPORT_ENV}={forced} cannot be used with Spark {spark.version}; leave it unset "
+            f"or set it to {MAP_IN_ARROW}"
+        )
+    return ARROW_UDF if available else MAP_IN_ARROW
 
 
 def with_column(

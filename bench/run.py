@@ -14,6 +14,8 @@ values), exports it with our exporter (fp32 and int8), and times, on the same re
 2. ours fp32: the job (DocumentAssembler -> SentenceDetector -> Tokenizer -> DeBertaEmbeddings,
    written to Parquet) in local[*];
 3. ours int8: the same with the int8 model;
+   (2c: ours fp32 again with the transport PySpark 3.5 and 4.0 use, ``mapInArrow``, forced
+   with ``SPARK_DEBERTA_TRANSPORT``; 2b: ours fp32 on the corpus as a few long documents)
 4. baseline: DebertaV2Model in PyTorch in a pandas UDF (bench/baseline.py), same sentences, same
    Spark settings;
 5. LightPipeline: single texts, latency per call.
@@ -53,6 +55,7 @@ from annotators.sentence import split_sentences  # noqa: E402
 
 CORPUS = ROOT / "data" / "bench" / "pride_and_prejudice.txt"
 README = ROOT / "README.md"
+TRANSPORT_ROW = "2c ours fp32, mapInArrow transport (Spark 3.5/4.0's)"
 README_START = "<!-- benchmark table: start -->"
 README_END = "<!-- benchmark table: end -->"
 SPARK_CONF = ROOT / "conf" / "spark" / "local.conf"
@@ -511,6 +514,10 @@ def report(result: dict[str, Any]) -> str:
         mark = "met" if value >= goal else "not met"
         lines.append(f"| {name.replace('_', ' ')} | {value:.2f} | >= {goal} ({mark}) |")
     lines += ["", f"int8 cosine similarity to fp32 (token vectors): {result['int8_cosine']}"]
+    lines += [
+        f"Spark 3.5/4.0's transport (mapInArrow) against 4.1+'s (arrow_udf), fp32 sentences/s: "
+        f"{result['map_in_arrow_vs_arrow_udf']:.2f}"
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -557,6 +564,16 @@ def main(argv: list[str] | None = None) -> int:
         log(name)
         rows[name] = run_ours(runs_dir, documents, folder, precision, args.runs, cores)
         rows[name]["padding"] = padding
+    # The transport of Spark 3.5/4.0 (mapInArrow: whole rows through Python), here, same run.
+    from annotators.spark_compat import MAP_IN_ARROW, TRANSPORT_ENV
+
+    log(f"2c ours fp32, {MAP_IN_ARROW} transport")
+    os.environ[TRANSPORT_ENV] = MAP_IN_ARROW
+    try:
+        rows[TRANSPORT_ROW] = run_ours(runs_dir, documents, folder, "fp32", args.runs, cores)
+    finally:
+        del os.environ[TRANSPORT_ENV]
+    rows[TRANSPORT_ROW]["padding"] = padding
     # The same text as a few very long documents: memory must not grow with document length.
     log("2b ours fp32, long documents")
     long_documents = [" ".join(documents[i::LONG_DOCUMENTS]) for i in range(LONG_DOCUMENTS)]
@@ -586,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         "fp32_vs_baseline": rate("2 ours fp32") / rate("4 baseline: PyTorch pandas UDF"),
         "int8_vs_fp32": rate("3 ours int8") / rate("2 ours fp32"),
     }
+    transport_cost = rate(TRANSPORT_ROW) / rate("2 ours fp32")
     result = {
         "shape": args.shape,
         "runs": args.runs,
@@ -599,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "rows": rows,
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "map_in_arrow_vs_arrow_udf": round(transport_cost, 3),
         "ceiling_sweep": sweep,
         "int8_cosine": int8_cosine(sequences, folder),
     }

@@ -328,6 +328,14 @@ def failure_reason(exc: BaseException) -> str:
     if python:
         return python[-1][:500]
     task = re.search(r"most recent failure: (Lost task [^(]*)\(.*?\): (?:[\w.]+\.)?([^\n]+)", text)
+    if task and "TASK_WRITE_FAILED" not in task.group(2):
+        return f"{task.group(1).strip()}: {task.group(2)}"[:500]
+    # Spark 3.5 reports a failed write as TASK_WRITE_FAILED and keeps the reason in the deepest
+    # "Caused by" line.
+    causes = re.findall(r"^Caused by: (?:[\w.$]+\.)?(\w+(?:Error|Exception): .+)$", text, re.M)
+    real = [c for c in causes if "TASK_WRITE_FAILED" not in c]
+    if real:
+        return real[-1][:500]
     if task:
         return f"{task.group(1).strip()}: {task.group(2)}"[:500]
     return (text.strip().splitlines() or [repr(exc)])[0][:500]

@@ -26,7 +26,7 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "tiny.json").read_text())
     rows = result["rows"]
-    assert len(rows) == 6
+    assert len(rows) == 7
     assert result["corpus"]["sentences"] >= 30
     for name, row in rows.items():
         assert row["startup_s"] > 0, name
@@ -38,6 +38,7 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     assert rows["5 LightPipeline, single texts"]["p95_ms"] > 0
     assert set(result["ratios"]) == {"fp32_vs_ceiling", "fp32_vs_baseline", "int8_vs_fp32"}
     assert 0.99 < result["int8_cosine"] <= 1.0
+    assert result["map_in_arrow_vs_arrow_udf"] > 0
     table = (tmp_path / "out" / "tiny.md").read_text()
     assert "| 2 ours fp32 |" in table and "fp32 vs baseline" in table
     assert table.strip() in done.stdout

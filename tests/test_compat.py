@@ -32,9 +32,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.classic]
 VENVS = ROOT / ".venv-compat"
 #: name -> the packages pinned in that environment (the project itself is installed editable).
 ENVIRONMENTS: dict[str, list[str]] = {
-    # Spark 3.5 with the lowest pandas/numpy/pyarrow that pyproject.toml allows (the Databricks
-    # 15.4 LTS runtime's set).
-    "pyspark-3.5": ["pyspark==3.5.9", "pandas==1.5.3", "numpy==1.23.5", "pyarrow==14.0.1"],
+    # Every dependency at the lowest version pyproject.toml allows: Spark 3.5.0 (the Databricks
+    # 14.3 and 15.4 LTS runtimes' Spark) with 15.4 LTS's pandas, numpy and pyarrow.
+    "pyspark-3.5": [
+        "pyspark==3.5.0",
+        "pandas==1.5.3",
+        "numpy==1.23.5",
+        "pyarrow==14.0.1",
+        "onnxruntime==1.17.0",
+        "sentencepiece==0.2.0",
+        "spark-nlp==5.0.0",
+        "regex==2023.3.22",
+        "pyyaml==6.0",
+    ],
     # Spark 4.0 (the Databricks 17.3 LTS runtime's Spark).
     "pyspark-4.0": ["pyspark==4.0.5", "pandas==2.2.3", "numpy==2.1.3", "pyarrow==19.0.1"],
 }

@@ -7,6 +7,9 @@ is Python's ``\\Z``.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import regex
 
 _JAVA_END_OF_INPUT = regex.compile(r"(?<!\\)((?:\\\\)*)\\z")
@@ -23,3 +26,26 @@ def compile_java_pattern(pattern: str, param: str) -> regex.Pattern[str]:
         return regex.compile(translate_java_pattern(pattern), regex.VERSION0)
     except (regex.error, TypeError) as exc:
         raise ValueError(f"{param}: pattern {pattern!r} is not a valid regex: {exc}") from exc
+
+
+class PicklesWithoutPatterns:
+    """For frozen rules dataclasses: pickle the plain settings only, never compiled patterns.
+
+    The fields whose names start with ``_`` hold compiled patterns; ``__post_init__`` builds
+    them again where the rules are unpickled. A compiled ``regex`` pattern pickles its flags as
+    numbers whose meaning changed between ``regex`` releases, and a Spark Connect client may run
+    another release than the server's Python workers (a 2023 client's tokenizer pattern split
+    nothing on a 2026 worker).
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        settings = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if f.init and not f.name.startswith("_")
+        }
+        return (_rebuild, (type(self), settings))
+
+
+def _rebuild(cls: type, settings: dict[str, Any]) -> Any:
+    return cls(**settings)

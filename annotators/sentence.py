@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from annotators.annotation import DOCUMENT, AnnotationDict, column_metadata, make_annotation
 from annotators.base import AnnotateFn, AnnotatorModel, keyword_only
-from annotators.patterns import compile_java_pattern
+from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 from annotators.sentence_rules import (
     GENERAL,
     NEVER_FINAL,
@@ -61,7 +61,7 @@ _MULTI_PERIOD_ABBREVIATION = re.compile(r"^(?:[^\W\d_]\.)+[^\W\d_]$")
 
 
 @dataclass(frozen=True)
-class SentenceRules:
+class SentenceRules(PicklesWithoutPatterns):
     """The detector's settings as plain data: what the Spark stage and LightPipeline share."""
 
     use_abbreviations: bool = True

@@ -37,14 +37,14 @@ from annotators.base import (
     copy_params,
     keyword_only,
 )
-from annotators.patterns import compile_java_pattern
+from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 
 DEFAULT_CONTEXT_CHARS = (".", ",", ";", ":", "!", "?", "*", "-", "(", ")", '"', "'")
 _PROTECT_CHAR = "\u2188"  # stands in for whitespace inside an exception; never whitespace itself
 
 
 @dataclass(frozen=True)
-class TokenRules:
+class TokenRules(PicklesWithoutPatterns):
     """The tokenizer's settings as plain data, compiled once per process."""
 
     target_pattern: str = r"\S+"

@@ -39,7 +39,7 @@ ENVIRONMENTS: dict[str, list[str]] = {
         "pandas==1.5.3",
         "numpy==1.23.5",
         "pyarrow==14.0.1",
-        "onnxruntime==1.17.0",
+        "onnxruntime==1.19.0",
         "sentencepiece==0.2.0",
         "spark-nlp==5.0.0",
         "regex==2023.3.22",

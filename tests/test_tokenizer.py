@@ -144,3 +144,18 @@ def test_missing_exceptions_file_is_named(spark) -> None:
     document = DocumentAssembler().setInputCol("text").transform(df)
     with pytest.raises(ValueError, match=r"exceptionsPath: cannot read /no/such/file\.txt"):
         Tokenizer().setInputCols("document").setExceptionsPath("/no/such/file.txt").fit(document)
+
+
+def test_rules_pickle_as_plain_settings_without_compiled_patterns() -> None:
+    """A Connect client may run another `regex` release than the server's workers: compiled
+    patterns (whose pickled flags changed meaning between releases) must not travel."""
+    import pickle
+
+    from annotators.sentence import SentenceRules
+
+    for rules in (TokenRules(exceptions=("New York",)), SentenceRules(custom_bounds=("@@",))):
+        data = pickle.dumps(rules)
+        assert b"regex" not in data and b"_compiled" not in data
+        assert pickle.loads(data) == rules
+    copy = pickle.loads(pickle.dumps(TokenRules(exceptions=("New York",))))
+    assert tokenize("I love New York today", copy)[2] == (7, 15)

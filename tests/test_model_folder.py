@@ -76,6 +76,23 @@ def test_truncated_and_corrupt_onnx_are_refused(folder) -> None:
             "gives \\[CLS\\] id 1, the manifest says 7",
         ),
         (lambda m: m.update(vocab_size=10), "more than the model's vocabulary of 10"),
+        (lambda m: m.update(case_sensitive="false"), "'case_sensitive' must be true or false"),
+        (lambda m: m.update(dimension="32"), "'dimension' must be an integer, not '32'"),
+        (lambda m: m.update(dimension=True), "'dimension' must be an integer, not True"),
+        (lambda m: m.update(special_tokens=[0, 1]), "'special_tokens' must be an object"),
+        (
+            lambda m: m["files"].update({"../../etc/passwd": {"sha256": "0", "bytes": 1}}),
+            "names '../../etc/passwd', which is not a plain file name",
+        ),
+        (
+            lambda m: m["files"].update({"/etc/passwd": {"sha256": "0", "bytes": 1}}),
+            "names '/etc/passwd', which is not a plain file name",
+        ),
+        (lambda m: m["files"].update({"model.onnx": "abc"}), "entry 'model.onnx' must be"),
+        (
+            lambda m: m["files"]["spm.model"].update(bytes="12"),
+            "entry 'spm.model' must be",
+        ),
     ],
 )
 def test_bad_manifests_are_refused(folder, change, message: str) -> None:

@@ -64,6 +64,27 @@ MANIFEST_FIELDS: dict[str, bool] = {
     "parity": True,
     "quantization": False,
 }
+#: The type each scalar field must have: a string "false" must not read as true.
+FIELD_TYPES: dict[str, type] = {
+    "format_version": int,
+    "name": str,
+    "language": str,
+    "task": str,
+    "dimension": int,
+    "max_position_embeddings": int,
+    "case_sensitive": bool,
+    "vocab_size": int,
+    "special_tokens": dict,
+    "inputs": list,
+    "output": str,
+}
+TYPE_NAMES = {
+    int: "an integer",
+    str: "a string",
+    bool: "true or false",
+    dict: "an object",
+    list: "a list",
+}
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
 #: The graph inputs the encoder feeds.
 MODEL_INPUTS = ("input_ids", "attention_mask")
@@ -155,7 +176,41 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise ModelFolderError(f"{path}: task {manifest['task']!r} is not one of {list(TASKS)}")
     if not isinstance(manifest["files"], dict) or MODEL_FILE not in manifest["files"]:
         raise ModelFolderError(f"{path}: 'files' must list {MODEL_FILE} and {SPM_FILE}")
+    for field, kind in FIELD_TYPES.items():
+        value = manifest.get(field)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ModelFolderError(
+                f"{path}: field '{field}' must be {TYPE_NAMES[kind]}, not {value!r}; "
+                "re-export the model"
+            )
+    for name, info in manifest["files"].items():
+        if not is_plain_file_name(name):
+            raise ModelFolderError(
+                f"{path}: 'files' names {name!r}, which is not a plain file name inside the "
+                "model folder; re-export the model"
+            )
+        if not (
+            isinstance(info, dict)
+            and isinstance(info.get("bytes"), int)
+            and not isinstance(info.get("bytes"), bool)
+            and isinstance(info.get("sha256"), str)
+        ):
+            raise ModelFolderError(
+                f'{path}: \'files\' entry {name!r} must be {{"sha256": string, "bytes": '
+                "integer}; re-export the model"
+            )
     return manifest
+
+
+def is_plain_file_name(name: object) -> bool:
+    """A name that stays inside its folder: no separators, not '.', '..' or empty."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+    )
 
 
 def load_model_folder(folder: str | os.PathLike[str], verify: bool = True) -> ModelFolder:

@@ -29,7 +29,7 @@ def compile_java_pattern(pattern: str, param: str) -> regex.Pattern[str]:
 
 
 class PicklesWithoutPatterns:
-    """For frozen rules dataclasses: pickle the plain settings only, never compiled patterns.
+    """For frozen rules dataclasses: serialise the plain settings only, never compiled patterns.
 
     The fields whose names start with ``_`` hold compiled patterns; ``__post_init__`` builds
     them again where the rules are unpickled. A compiled ``regex`` pattern pickles its flags as

@@ -235,19 +235,25 @@ def annotation_udf(fn: BatchAnnotateFn, inputs: int, stage: str = "") -> Callabl
 
 
 def annotate_with_map_in_arrow(
-    dataset: DataFrame, fn: BatchAnnotateFn, inputs: Sequence[str], output: str, stage: str = ""
+    dataset: DataFrame,
+    fn: BatchAnnotateFn,
+    inputs: Sequence[str],
+    output: str,
+    metadata: Mapping[str, str],
+    stage: str = "",
 ) -> DataFrame:
     """Run a core with ``mapInArrow`` (Spark 3.5 and 4.0, classic or Connect).
 
     Whole rows travel as Arrow record batches: the input columns feed the core, every other
-    column passes through untouched, and the output column is appended (or replaced in place, as
-    ``withColumn`` would). Rows keep their order and their partition.
+    column passes through untouched, and the output column (with ``metadata``) is appended, or
+    replaced in place as ``withColumn`` would. Rows keep their order and their partition, and
+    every column keeps its metadata.
     """
     names = dataset.columns
     input_indices = [names.index(c) for c in inputs]
     replace_at = names.index(output) if output in names else None
     fields = list(dataset.schema.fields)
-    output_field = StructField(output, ANNOTATION_ARRAY_TYPE, True)
+    output_field = StructField(output, ANNOTATION_ARRAY_TYPE, True, dict(metadata))
     if replace_at is None:
         fields.append(output_field)
         out_names = [*names, output]
@@ -271,7 +277,8 @@ def annotate_with_map_in_arrow(
                     columns[replace_at] = annotated
                 yield pa.RecordBatch.from_arrays(columns, names=out_names)
 
-    return dataset.mapInArrow(run, StructType(fields))
+    annotated = dataset.mapInArrow(run, StructType(fields))
+    return restore_metadata(annotated, {f.name: f.metadata for f in fields})
 
 
 class AnnotatorParams(Params):
@@ -339,13 +346,9 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
             udf = annotation_udf(self.batch_annotator(), len(columns), stage)
             annotated = with_column(dataset, output, udf(*[F.col(c) for c in columns]), metadata)
         else:
-            kept = {
-                f.name: f.metadata for f in dataset.schema.fields if f.metadata and f.name != output
-            }
             annotated = annotate_with_map_in_arrow(
-                dataset, self.batch_annotator(), columns, output, stage
+                dataset, self.batch_annotator(), columns, output, metadata, stage
             )
-            annotated = restore_metadata(annotated, {**kept, output: metadata})
         return self._after_transform(annotated)
 
     def _after_transform(self, dataset: DataFrame) -> DataFrame:

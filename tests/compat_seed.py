@@ -62,8 +62,9 @@ def seed_record(spark) -> dict[str, Any]:
     """Run the seed pipeline on ``TEXTS`` and return its output, row by row, as JSON data."""
     data = spark.createDataFrame(TEXTS, "id string, text string")
     model = seed_pipeline().fit(data)
-    rows = model.transform(data).orderBy("id").collect()
-    schema = model.transform(data).schema
+    annotated = model.transform(data)
+    schema = annotated.schema
+    rows = annotated.orderBy("id").collect()
     return {
         "metadata": {c: schema[c].metadata for c in COLUMNS},
         "rows": {

@@ -26,9 +26,11 @@ def pytest_collection_modifyitems(config, items) -> None:
         return
     import pyspark
 
+    from annotators.spark_compat import version_tuple
+
     skip = pytest.mark.skip(reason="needs a classic session (SparkContext or the driver's JVM)")
     # PySpark 3.5's ML persistence (Pipeline.save/load) needs a SparkContext; 4.0's does not.
-    old_client = tuple(int(x) for x in pyspark.__version__.split(".")[:2]) < (4, 0)
+    old_client = version_tuple(pyspark.__version__) < (4, 0)
     skip_persistence = pytest.mark.skip(reason="ML persistence on Connect needs PySpark 4.0+")
     for item in items:
         if "classic" in item.keywords:

@@ -11,7 +11,13 @@ from pyspark.sql import types as T
 
 from annotators import LightPipeline
 from annotators.deberta.package import ModelFolderError
-from annotators.spark_compat import ARROW_UDF, MAP_IN_ARROW, is_connect, transport_for
+from annotators.spark_compat import (
+    ARROW_UDF,
+    MAP_IN_ARROW,
+    is_connect,
+    spark_version,
+    transport_for,
+)
 from pipelines.embed import JobError, parse_args, run
 from tests.compat_seed import (
     COLUMNS,
@@ -26,8 +32,7 @@ pytestmark = pytest.mark.compat
 
 
 def test_the_transport_is_the_fastest_this_spark_offers(spark) -> None:
-    major, minor = (int(x) for x in spark.version.split(".")[:2])
-    expected = ARROW_UDF if (major, minor) >= (4, 1) else MAP_IN_ARROW
+    expected = ARROW_UDF if spark_version(spark) >= (4, 1) else MAP_IN_ARROW
     assert transport_for(spark) == expected
 
 

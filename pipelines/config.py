@@ -27,12 +27,15 @@ IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "text_col": ((str,), "text"),
         "id_col": ((str,), None),
         "partitions": ((int,), None),
+        "bad_records": ((str,), "fail"),
     },
     "output": {
         "path": ((str,), None),
         "mode": ((str,), "error"),
         "finish": ((bool,), False),
         "partitions": ((int,), None),
+        "commit": ((str,), "auto"),
+        "lock_lease_s": ((int, float), 600),
     },
     "model": {
         "name": ((str,), "deberta_v3_tiny_random"),
@@ -50,6 +53,8 @@ IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
 CHOICES = {
     ("input", "format"): ("text", "parquet", "json", "csv"),
     ("output", "mode"): ("error", "overwrite"),
+    ("input", "bad_records"): ("fail", "skip"),
+    ("output", "commit"): ("auto", "rename", "marker"),
 }
 #: Stage sections and the stage class whose Params they set.
 STAGE_SECTIONS = (
@@ -193,6 +198,10 @@ def validate(config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         probe = classes[section]()
         for key, value in config[section].items():
             checked[section][key] = check_stage_value(section, probe, key, value)
+    if checked["output"]["lock_lease_s"] <= 0:
+        raise ConfigError(
+            f"output.lock_lease_s: {checked['output']['lock_lease_s']} is not a positive number"
+        )
     for section in ("input", "output"):
         partitions = checked[section]["partitions"]
         if partitions is not None and partitions < 1:

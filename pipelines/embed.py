@@ -13,7 +13,6 @@ import re
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,11 +41,9 @@ from pipelines.config import (
     build_config,
     parse_override,
 )
-
-
-class JobError(RuntimeError):
-    """The job cannot go on (bad input, existing output, lost rows); the message says why."""
-
+from pipelines.errors import JobError
+from pipelines.inputs import checked_documents, read_documents
+from pipelines.storage import OutputCommit
 
 #: The model bundled with the package: tiny, random weights (its vectors mean nothing); real
 #: models come from ``spark-deberta export``.
@@ -140,31 +137,6 @@ def input_format(path: str, given: str | None) -> str:
     if suffix in _SUFFIX_FORMATS:
         return _SUFFIX_FORMATS[suffix]
     raise JobError(f"cannot tell the format of {path}; pass --format ({', '.join(INPUT_FORMATS)})")
-
-
-def read_documents(
-    spark: SparkSession, path: str, fmt: str, text_col: str, id_col: str | None
-) -> DataFrame:
-    """Documents as (id, text): one per line for text files, one per row otherwise."""
-    if fmt == "text":
-        df = spark.read.text(path).withColumnRenamed("value", "text")
-        text_col = "text"
-    elif fmt == "csv":
-        df = spark.read.option("header", True).option("multiLine", True).csv(path)
-    else:
-        df = spark.read.format(fmt).load(path)
-    if text_col not in df.columns:
-        raise JobError(f"input {path} has no column '{text_col}'; columns: {', '.join(df.columns)}")
-    if id_col:
-        if id_col not in df.columns:
-            raise JobError(f"input {path} has no id column '{id_col}'")
-        return df.select(F.col(id_col).alias("id"), F.col(text_col).alias("text"))
-    # Stable ids: the input file and the row's position in it, not a per-run random value.
-    return (
-        df.select(F.col(text_col).alias("text"))
-        .withColumn("id", F.concat_ws(":", F.input_file_name(), F.monotonically_increasing_id()))
-        .select("id", "text")
-    )
 
 
 def spread(documents: DataFrame, partitions: int | None) -> DataFrame:
@@ -296,30 +268,6 @@ def progress(spark: SparkSession, interval: float) -> Iterator[None]:
         stop.set()
 
 
-class _Files:
-    """The Hadoop FileSystem of a path: the output's home, local disk or a cluster store."""
-
-    def __init__(self, spark: SparkSession, path: str) -> None:
-        jvm = spark.sparkContext._jvm
-        self._path_class = jvm.org.apache.hadoop.fs.Path
-        self.fs = self._path_class(path).getFileSystem(
-            spark.sparkContext._jsc.hadoopConfiguration()
-        )
-
-    def path(self, path: str) -> Any:
-        return self._path_class(path)
-
-    def exists(self, path: str) -> bool:
-        return bool(self.fs.exists(self.path(path)))
-
-    def rename(self, source: str, target: str) -> None:
-        if not self.fs.rename(self.path(source), self.path(target)):
-            raise OSError(f"could not rename {source} to {target}")
-
-    def delete(self, path: str) -> None:
-        self.fs.delete(self.path(path), True)
-
-
 def failure_reason(exc: BaseException) -> str:
     """The line that says why a Spark job failed: a Python worker's own error if there is one."""
     text = str(exc)
@@ -343,49 +291,33 @@ def failure_reason(exc: BaseException) -> str:
 
 def write_all_or_nothing(
     frame: DataFrame,
-    target: str,
-    mode: str,
+    output: OutputCommit,
     rows_in: int,
-    spark: SparkSession,
     sizes: Mapping[str, str] | None = None,
     row_key: str | None = None,
 ) -> dict[str, int]:
-    """Write beside the target, check the row count, then move it into place.
+    """Write into the output's staging folder, check the row count, then commit.
 
-    A failed or short write leaves the target as it was (absent, or the old output); with mode
-    ``overwrite`` the old output is replaced only after the new one is complete. Returns the
-    rows written and, for each ``name: array column`` in ``sizes``, the summed array sizes,
-    counted from the written files in the same pass as the row check.
+    A failed or short write leaves the target as it was (absent, or the old output). Returns
+    the rows written and, for each ``name: array column`` in ``sizes``, the summed array
+    sizes, counted from the written files in the same pass as the row check.
     """
-    files = _Files(spark, target)
-    if mode == "error" and files.exists(target):
-        raise JobError(f"output {target} already exists; pass --mode overwrite to replace it")
-    staging = f"{target.rstrip('/')}.__writing-{uuid.uuid4().hex[:12]}"
+    spark = frame.sparkSession
     try:
-        try:
-            frame.write.parquet(staging)
-        except Exception as exc:  # Py4J/Spark errors: the job failed after its retries
-            raise JobError(
-                f"the Spark job failed ({failure_reason(exc)}); nothing was written to {target}"
-            ) from exc
-        sums = [F.sum(F.size(column)).alias(name) for name, column in (sizes or {}).items()]
-        # With exploded sentences a document spans rows: count its key instead of its rows.
-        rows = F.count_distinct(row_key) if row_key else F.count(F.lit(1))
-        counted = spark.read.parquet(staging).select(rows.alias("rows"), *sums)
-        totals = {name: int(value or 0) for name, value in counted.first().asDict().items()}
-        rows_out = totals["rows"]
-        if rows_out != rows_in:
-            raise JobError(f"rows out ({rows_out}) != rows in ({rows_in}); nothing was written")
-        if files.exists(target):
-            retired = f"{target.rstrip('/')}.__replaced-{uuid.uuid4().hex[:12]}"
-            files.rename(target, retired)
-            files.rename(staging, target)
-            files.delete(retired)
-        else:
-            files.rename(staging, target)
-    finally:
-        if files.exists(staging):
-            files.delete(staging)
+        frame.write.parquet(output.staging)
+    except Exception as exc:  # Py4J/Spark errors: the job failed after its retries
+        raise JobError(
+            f"the Spark job failed ({failure_reason(exc)}); nothing was written to {output.target}"
+        ) from exc
+    sums = [F.sum(F.size(column)).alias(name) for name, column in (sizes or {}).items()]
+    # With exploded sentences a document spans rows: count its key instead of its rows.
+    rows = F.count_distinct(row_key) if row_key else F.count(F.lit(1))
+    counted = spark.read.parquet(output.staging).select(rows.alias("rows"), *sums)
+    totals = {name: int(value or 0) for name, value in counted.first().asDict().items()}
+    rows_out = totals["rows"]
+    if rows_out != rows_in:
+        raise JobError(f"rows out ({rows_out}) != rows in ({rows_in}); nothing was written")
+    output.commit()
     return totals
 
 
@@ -400,36 +332,38 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     spark = spark or session(args.spark_conf)
     if is_connect(spark):
         refuse_connect()
-    documents = spread(
-        read_documents(spark, source["path"], fmt, source["text_col"], source["id_col"]),
-        source["partitions"],
-    ).cache()
-    try:
-        with progress(spark, float(config["job"]["progress_interval_s"])):
-            rows_in = documents.count()
-            model: PipelineModel = pipeline.fit(documents)
-            annotated = transform(model, documents, exploded)
-            if target["partitions"]:
-                annotated = annotated.repartition(target["partitions"])
-            finished = target["finish"]
-            totals = write_all_or_nothing(
-                finish(annotated, config) if finished else annotated,
-                target["path"],
-                target["mode"],
-                rows_in,
-                spark,
-                sizes={
-                    "sentences": "sentences" if finished else "sentence",
-                    "tokens": "tokens" if finished else "token",
-                },
-                row_key="id" if exploded else None,
-            )
-    finally:
-        documents.unpersist()
+    with OutputCommit(
+        spark, target["path"], target["mode"], target["commit"], float(target["lock_lease_s"])
+    ) as output:
+        read = read_documents(spark, source["path"], fmt, source["text_col"], source["id_col"])
+        cached = spread(read, source["partitions"]).cache()
+        try:
+            with progress(spark, float(config["job"]["progress_interval_s"])):
+                documents = checked_documents(
+                    cached, source["bad_records"], explicit_ids=bool(source["id_col"])
+                )
+                model: PipelineModel = pipeline.fit(documents.frame)
+                annotated = transform(model, documents.frame, exploded)
+                if target["partitions"]:
+                    annotated = annotated.repartition(target["partitions"])
+                finished = target["finish"]
+                totals = write_all_or_nothing(
+                    finish(annotated, config) if finished else annotated,
+                    output,
+                    documents.rows,
+                    sizes={
+                        "sentences": "sentences" if finished else "sentence",
+                        "tokens": "tokens" if finished else "token",
+                    },
+                    row_key="id" if exploded else None,
+                )
+        finally:
+            cached.unpersist()
     seconds = time.perf_counter() - started
     tokens = totals["tokens"]
     return {
-        "rows": rows_in,
+        "rows": documents.rows,
+        "skipped_records": documents.skipped,
         "sentences": totals["sentences"],
         "tokens": tokens,
         "model": config["model"]["name"],

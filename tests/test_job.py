@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from pipelines.embed import JobError, parse_args, run, write_all_or_nothing
+from pipelines.storage import OutputCommit
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "frankenstein.txt"
@@ -77,21 +78,31 @@ def _failing_frame(spark):
     )
 
 
+def write(frame, target: str, mode: str, rows_in: int) -> None:
+    with OutputCommit(frame.sparkSession, target, mode) as output:
+        write_all_or_nothing(frame, output, rows_in)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What the commit keeps beside a target named ``out``: nothing once a job has ended."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".out."))
+
+
 def test_a_failed_write_leaves_no_output_and_keeps_an_old_one(spark, tmp_path) -> None:
     target = str(tmp_path / "out")
     with pytest.raises(Exception, match="boom"):
-        write_all_or_nothing(_failing_frame(spark), target, "error", 400, spark)
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out.__*"))
+        write(_failing_frame(spark), target, "error", 400)
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
 
-    write_all_or_nothing(spark.range(0, 7), target, "error", 7, spark)
+    write(spark.range(0, 7), target, "error", 7)
     with pytest.raises(Exception, match="boom"):
-        write_all_or_nothing(_failing_frame(spark), target, "overwrite", 400, spark)
+        write(_failing_frame(spark), target, "overwrite", 400)
     assert spark.read.parquet(target).count() == 7  # the old output, untouched
-    assert not list(tmp_path.glob("out.__*"))
+    assert leftovers(tmp_path) == []
 
 
 def test_a_row_count_mismatch_writes_nothing(spark, tmp_path) -> None:
     target = str(tmp_path / "out")
     with pytest.raises(JobError, match=r"rows out \(5\) != rows in \(6\); nothing was written"):
-        write_all_or_nothing(spark.range(0, 5), target, "error", 6, spark)
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out.__*"))
+        write(spark.range(0, 5), target, "error", 6)
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

@@ -1,0 +1,372 @@
+"""The job's output commit: the complete old output or the complete new one, on any Hadoop store.
+
+Everything the job keeps beside the target has a name that starts with ``.<target name>.``, so
+readers of a partitioned table (``lake/date=1``) never see it as data:
+
+- ``.<name>.lock``: held for the whole job, a lease renewed while the job runs; a second job on
+  the same target stops at once. A lock whose owner died (same host, no such process) or whose
+  lease ran out is taken over.
+- ``.<name>.writing-<run>``: where Spark writes; checked (rows, counts) before the commit.
+- ``.<name>.commit``: the journal, written before the first change to the target and removed
+  after the last. A run that finds one finishes that commit first, so a driver killed at any
+  step leaves nothing that the next run cannot repair.
+
+Two protocols, by store:
+
+- ``rename`` (local disk, HDFS, viewfs: atomic directory rename): the old output moves to
+  ``.<name>.replaced-<run>``, the new one onto the target, then the old one is deleted. A
+  reader sees the old folder or the new one.
+- ``marker`` (object stores: s3a, gs, abfs, wasb, dbfs, ...; rename there is copy and delete):
+  the target's ``_SUCCESS`` is removed first, old files are deleted, new files are moved in one
+  by one, and ``_SUCCESS`` is written last. A reader that requires ``_SUCCESS`` (Spark's
+  ``spark.read`` does not; check for it) sees the complete old or the complete new output. The
+  lock there is best effort: object stores have no exclusive create.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from pipelines.errors import JobError
+
+#: Stores whose directory rename is atomic; every other scheme commits with the marker protocol.
+ATOMIC_RENAME_SCHEMES = frozenset({"file", "hdfs", "viewfs"})
+COMMIT_PROTOCOLS = ("auto", "rename", "marker")
+SUCCESS = "_SUCCESS"
+#: Test hook: ``commit:<step>`` kills the driver at that step of the commit (see ``_step``).
+FAULT_ENV = "SPARK_DEBERTA_FAULT"
+
+
+class HadoopFiles:
+    """The Hadoop FileSystem of a path (local disk or any cluster store), through the JVM."""
+
+    def __init__(self, spark: SparkSession, path: str) -> None:
+        jvm = spark.sparkContext._jvm
+        self._path_class = jvm.org.apache.hadoop.fs.Path
+        self.fs = self._path_class(path).getFileSystem(
+            spark.sparkContext._jsc.hadoopConfiguration()
+        )
+
+    def path(self, path: str) -> Any:
+        return self._path_class(path)
+
+    def qualified(self, path: str) -> str:
+        """The path with its scheme and authority, as the store names it."""
+        return str(self.fs.makeQualified(self.path(path)).toString())
+
+    def scheme(self) -> str:
+        return str(self.fs.getScheme())
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.exists(self.path(path)))
+
+    def matches(self, pattern: str) -> bool:
+        """Whether a path or glob names anything."""
+        found = self.fs.globStatus(self.path(pattern))
+        return found is not None and len(found) > 0
+
+    def rename(self, source: str, target: str) -> bool:
+        return bool(self.fs.rename(self.path(source), self.path(target)))
+
+    def delete(self, path: str) -> None:
+        self.fs.delete(self.path(path), True)
+
+    def mkdirs(self, path: str) -> None:
+        self.fs.mkdirs(self.path(path))
+
+    def names(self, folder: str) -> list[str]:
+        """The entries directly inside a folder (none if it does not exist)."""
+        if not self.exists(folder):
+            return []
+        return [str(s.getPath().getName()) for s in self.fs.listStatus(self.path(folder))]
+
+    def files(self, folder: str) -> list[str]:
+        """Every file under a folder, as paths relative to it."""
+        if not self.exists(folder):
+            return []
+        root = self.qualified(folder).rstrip("/") + "/"
+        found, listing = [], self.fs.listFiles(self.path(folder), True)
+        while listing.hasNext():
+            full = str(listing.next().getPath().toString())
+            found.append(full[len(root) :] if full.startswith(root) else full)
+        return sorted(found)
+
+    def modified_ms(self, path: str) -> int:
+        return int(self.fs.getFileStatus(self.path(path)).getModificationTime())
+
+    def write(self, path: str, text: str, exclusive: bool = False) -> bool:
+        """Write a small file; with ``exclusive``, only if it does not exist (False if it did)."""
+        try:
+            stream = self.fs.create(self.path(path), not exclusive)
+        except Exception as exc:  # Py4J: FileAlreadyExistsException
+            if exclusive and "AlreadyExists" in str(exc):
+                return False
+            raise
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        return True
+
+    def read(self, path: str) -> str | None:
+        """A small file's text, or None if it is not there."""
+        try:
+            stream = self.fs.open(self.path(path))
+        except Exception as exc:  # Py4J: FileNotFoundException
+            if "FileNotFound" in str(exc):
+                return None
+            raise
+        try:
+            return bytes(stream.readAllBytes()).decode("utf-8", "replace")
+        finally:
+            stream.close()
+
+
+def _step(name: str) -> None:
+    """Die here if the fault-injection hook names this commit step (tests only)."""
+    if os.environ.get(FAULT_ENV) == f"commit:{name}":
+        os.kill(os.getpid(), 9)
+
+
+class OutputCommit:
+    """The lock, staging folder and commit of one job's output; use it as a context manager.
+
+    Entering takes the lock, finishes any commit a dead job left half done, removes staging
+    folders of dead jobs, and applies ``mode`` (``error``: the target must not exist).
+    Leaving removes this run's staging folder and releases the lock.
+    """
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        target: str,
+        mode: str,
+        protocol: str = "auto",
+        lease_s: float = 600.0,
+    ) -> None:
+        self.files = HadoopFiles(spark, target)
+        self.target = self.files.qualified(target.rstrip("/") or target)
+        parent, _, self.name = self.target.rpartition("/")
+        self.mode = mode
+        self.protocol = (
+            protocol
+            if protocol != "auto"
+            else ("rename" if self.files.scheme() in ATOMIC_RENAME_SCHEMES else "marker")
+        )
+        self.lease_s = lease_s
+        self.run = uuid.uuid4().hex[:12]
+        self._prefix = f"{parent}/.{self.name}."
+        self.lock = self._prefix + "lock"
+        self.journal = self._prefix + "commit"
+        self.staging = f"{self._prefix}writing-{self.run}"
+        self._stop = threading.Event()
+        self._parent = parent
+
+    # -- the lock ---------------------------------------------------------------------------
+
+    def __enter__(self) -> OutputCommit:
+        self.files.mkdirs(self._parent)
+        self._acquire()
+        try:
+            self.recover()
+            self._check_mode()
+        except BaseException:
+            self._release()
+            raise
+        threading.Thread(target=self._renew, name="spark-deberta-lease", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self.files.exists(self.staging):
+                self.files.delete(self.staging)
+        finally:
+            self._release()
+
+    def _owner(self) -> str:
+        return json.dumps(
+            {"run": self.run, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+        )
+
+    def _acquire(self) -> None:
+        if self.files.write(self.lock, self._owner(), exclusive=True):
+            return
+        stale = self._stale_reason()
+        if stale is None:
+            held = self.files.read(self.lock) or "{}"
+            raise JobError(
+                f"output {self.target} is being written by another job ({held.strip()}); two "
+                f"jobs must not write one output. If that job is dead, its lock {self.lock} "
+                f"lapses {self.lease_s:.0f} s after its last renewal, or delete the lock file"
+            )
+        # Only one of several jobs taking over can win the rename; the others retry and lose.
+        aside = f"{self.lock}.stale-{self.run}"
+        if self.files.rename(self.lock, aside):
+            self.files.delete(aside)
+            if self.files.write(self.lock, self._owner(), exclusive=True):
+                return
+        raise JobError(f"output {self.target}: another job took over the stale lock {self.lock}")
+
+    def _stale_reason(self) -> str | None:
+        """Why the lock's owner is gone, or None if it may still be writing."""
+        try:
+            age_s = time.time() - self.files.modified_ms(self.lock) / 1000
+        except Exception:  # the lock vanished meanwhile: its owner finished
+            return "released"
+        if age_s > self.lease_s:
+            return f"lease not renewed for {age_s:.0f} s"
+        try:
+            owner = json.loads(self.files.read(self.lock) or "{}")
+        except ValueError:
+            return None  # being written right now
+        if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+            try:
+                os.kill(owner["pid"], 0)
+            except ProcessLookupError:
+                return f"process {owner['pid']} is gone"
+            except PermissionError:
+                return None
+        return None
+
+    def _renew(self) -> None:
+        while not self._stop.wait(max(self.lease_s / 4, 0.05)):
+            try:
+                self.files.write(self.lock, self._owner())
+            except Exception:  # the session is stopping; the lock lapses by itself
+                return
+
+    def _release(self) -> None:
+        self._stop.set()
+        owner = self.files.read(self.lock)
+        if owner and f'"{self.run}"' in owner:
+            self.files.delete(self.lock)
+
+    # -- mode and recovery ------------------------------------------------------------------
+
+    def _check_mode(self) -> None:
+        if self.mode == "error" and self.files.exists(self.target):
+            raise JobError(
+                f"output {self.target} already exists; pass --mode overwrite to replace it"
+            )
+
+    def _siblings(self) -> Iterator[str]:
+        start = f".{self.name}."
+        for name in self.files.names(self._parent):
+            if name.startswith(start):
+                yield f"{self._parent}/{name}"
+
+    def recover(self) -> None:
+        """Finish a commit that a dead job left half done; remove dead jobs' staging folders."""
+        text = self.files.read(self.journal)
+        if text is not None:
+            try:
+                journal = json.loads(text)
+            except ValueError:
+                journal = None
+            if not isinstance(journal, dict) or journal.get("protocol") not in ("rename", "marker"):
+                raise JobError(
+                    f"output {self.target}: the commit journal {self.journal} is unreadable; "
+                    "look at the folders beside the target that start with "
+                    f"'.{self.name}.' and delete the journal when the target is right"
+                )
+            self._finish(journal)
+        for sibling in self._siblings():
+            if sibling.startswith(self._prefix + "writing-") and sibling != self.staging:
+                self.files.delete(sibling)
+
+    def _finish(self, journal: dict[str, Any]) -> None:
+        """Carry a journaled commit through to its end; safe to repeat from any step."""
+        if journal["protocol"] == "rename":
+            self._finish_rename(journal["staging"], journal["retired"])
+        else:
+            self._finish_marker(journal["staging"], journal["files"])
+        _step("before-journal-delete")
+        self.files.delete(self.journal)
+
+    def _finish_rename(self, staging: str, retired: str) -> None:
+        files = self.files
+        if files.exists(staging):
+            if files.exists(self.target):
+                if files.exists(retired):
+                    raise JobError(
+                        f"output {self.target}: the interrupted commit left both {staging} "
+                        f"(new) and {retired} (old) beside an existing target; move the one "
+                        f"you want to {self.target} by hand and delete {self.journal}"
+                    )
+                self._rename(self.target, retired)
+                _step("after-retire")
+            self._rename(staging, self.target)
+            _step("after-move")
+        elif not files.exists(self.target) and files.exists(retired):
+            self._rename(retired, self.target)  # the new output is gone: keep the old one
+        if files.exists(retired):
+            files.delete(retired)
+
+    def _finish_marker(self, staging: str, new_files: list[str]) -> None:
+        files, wanted = self.files, set(new_files)
+        files.delete(f"{self.target}/{SUCCESS}")
+        _step("after-unmark")
+        for old in files.files(self.target):
+            if old not in wanted:
+                files.delete(f"{self.target}/{old}")
+        for relative in new_files:
+            source, destination = f"{staging}/{relative}", f"{self.target}/{relative}"
+            if files.exists(source):
+                files.mkdirs(destination.rpartition("/")[0])
+                if files.exists(destination):
+                    files.delete(destination)
+                if not files.rename(source, destination):
+                    raise OSError(f"could not move {source} to {destination}")
+                _step("after-first-file")
+            elif not files.exists(destination):
+                raise JobError(
+                    f"output {self.target}: {relative} is in neither {staging} nor the target; "
+                    f"the commit cannot be finished. Rerun the job with --mode overwrite"
+                )
+        files.write(f"{self.target}/{SUCCESS}", "")
+        files.delete(staging)
+
+    def _rename(self, source: str, target: str) -> None:
+        """Rename a folder, and check that it went where asked: Hadoop moves a folder *into* an
+        existing one and still answers true."""
+        if self.files.exists(target):
+            raise JobError(f"cannot move {source} to {target}: {target} exists")
+        if not self.files.rename(source, target) or self.files.exists(source):
+            raise JobError(f"could not move {source} to {target}")
+        inside = f"{target}/{source.rpartition('/')[2]}"
+        if self.files.exists(inside):
+            raise JobError(f"moving {source} to {target} put it inside {target} ({inside})")
+
+    # -- the commit -------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Replace the target with the checked staging folder, journaled step by step."""
+        self._check_mode()  # again: it may have appeared while the job ran
+        if self.protocol == "rename":
+            journal: dict[str, Any] = {
+                "protocol": "rename",
+                "staging": self.staging,
+                "retired": f"{self._prefix}replaced-{self.run}",
+            }
+        else:
+            new_files = [f for f in self.files.files(self.staging) if f != SUCCESS]
+            journal = {"protocol": "marker", "staging": self.staging, "files": new_files}
+        self.files.write(self.journal, json.dumps(journal), exclusive=True)
+        _step("after-journal")
+        try:
+            self._finish(journal)
+        except Exception as exc:
+            raise JobError(
+                f"the commit of {self.target} failed ({exc}); the new output is complete in "
+                f"{self.staging} and the journal {self.journal} says what is left to do: the "
+                "next run of the job on this output finishes it"
+            ) from exc

@@ -178,7 +178,7 @@ def _executor_pid() -> int:
 def inject_fault() -> None:
     """Kill this worker or its executor when the test hook asks for it (a no-op otherwise)."""
     what = os.environ.get(FAULT_ENV)
-    if not what:
+    if what not in ("worker", "executor"):
         return
     marker = os.environ.get(FAULT_ONCE_ENV)
     if marker:

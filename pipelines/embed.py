@@ -312,8 +312,13 @@ def write_all_or_nothing(
     sums = [F.sum(F.size(column)).alias(name) for name, column in (sizes or {}).items()]
     # With exploded sentences a document spans rows: count its key instead of its rows.
     rows = F.count_distinct(row_key) if row_key else F.count(F.lit(1))
-    counted = spark.read.parquet(output.staging).select(rows.alias("rows"), *sums)
-    totals = {name: int(value or 0) for name, value in counted.first().asDict().items()}
+    # The part files, not the folder: Spark's reader skips a hidden folder's name, with a warning.
+    parts = f"{output.staging}/*.parquet"
+    if output.files.matches(parts):
+        counted = spark.read.parquet(parts).select(rows.alias("rows"), *sums).first().asDict()
+    else:  # no rows, no files
+        counted = dict.fromkeys(["rows", *(sizes or {})], 0)
+    totals = {name: int(value or 0) for name, value in counted.items()}
     rows_out = totals["rows"]
     if rows_out != rows_in:
         raise JobError(f"rows out ({rows_out}) != rows in ({rows_in}); nothing was written")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -198,23 +199,24 @@ class OutputCommit:
         )
 
     def _acquire(self) -> None:
-        if self.files.write(self.lock, self._owner(), exclusive=True):
-            return
-        stale = self._stale_reason()
-        if stale is None:
-            held = self.files.read(self.lock) or "{}"
-            raise JobError(
-                f"output {self.target} is being written by another job ({held.strip()}); two "
-                f"jobs must not write one output. If that job is dead, its lock {self.lock} "
-                f"lapses {self.lease_s:.0f} s after its last renewal, or delete the lock file"
-            )
-        # Only one of several jobs taking over can win the rename; the others retry and lose.
-        aside = f"{self.lock}.stale-{self.run}"
-        if self.files.rename(self.lock, aside):
-            self.files.delete(aside)
+        for _ in range(5):
             if self.files.write(self.lock, self._owner(), exclusive=True):
                 return
-        raise JobError(f"output {self.target}: another job took over the stale lock {self.lock}")
+            stale = self._stale_reason()
+            if stale is None:
+                held = self.files.read(self.lock) or "{}"
+                raise JobError(
+                    f"output {self.target} is being written by another job ({held.strip()}); "
+                    "two jobs must not write one output. If that job is dead, its lock "
+                    f"{self.lock} lapses {self.lease_s:.0f} s after its last renewal, or delete "
+                    "the lock file"
+                )
+            if stale != "released":
+                # Of several jobs taking over, one wins the rename; the others try again.
+                aside = f"{self.lock}.stale-{self.run}"
+                if self.files.rename(self.lock, aside):
+                    self.files.delete(aside)
+        raise JobError(f"output {self.target}: could not take the lock {self.lock}; try again")
 
     def _stale_reason(self) -> str | None:
         """Why the lock's owner is gone, or None if it may still be writing."""
@@ -279,6 +281,10 @@ class OutputCommit:
                     f"'.{self.name}.' and delete the journal when the target is right"
                 )
             self._finish(journal)
+            print(
+                f"spark-deberta: finished the interrupted commit of {self.target}",
+                file=sys.stderr,
+            )
         for sibling in self._siblings():
             if sibling.startswith(self._prefix + "writing-") and sibling != self.staging:
                 self.files.delete(sibling)

@@ -39,7 +39,7 @@ def job_args(source: Path, output: Path) -> list[str]:
 
 def assert_every_id_once(output: Path, ids: list[int]) -> None:
     table = pq.read_table(output, columns=["id", "token", "embeddings"])
-    assert sorted(table.column("id").to_pylist()) == ids
+    assert sorted(table.column("id").to_pylist()) == [str(i) for i in ids]  # JSON ids: strings
     rows = table.to_pylist()
     assert all(len(r["embeddings"]) == len(r["token"]) > 0 for r in rows)
 
@@ -98,9 +98,9 @@ def test_an_executor_killed_on_a_standalone_cluster_is_replaced_and_no_row_is_lo
     assert_every_id_once(output, ids)
 
 
-def test_two_jobs_at_once_on_one_machine_write_their_own_outputs(tmp_path) -> None:
+def test_two_jobs_at_once_on_one_machine_never_share_an_output(tmp_path) -> None:
     source, ids = documents(tmp_path, 30)
-    outputs = [tmp_path / "first", tmp_path / "second"]
+    first, second = tmp_path / "first", tmp_path / "second"
     jobs = [
         subprocess.Popen(
             [SPARK_SUBMIT, "--master", "local[1]", *job_args(source, output)],
@@ -109,10 +109,31 @@ def test_two_jobs_at_once_on_one_machine_write_their_own_outputs(tmp_path) -> No
             text=True,
             env=environment(),
         )
-        for output in outputs
+        for output in (first, second, first)
     ]
     results = [job.communicate(timeout=420) for job in jobs]
-    for job, (_, stderr) in zip(jobs, results, strict=True):
-        assert job.returncode == 0, stderr[-4000:]
-    for output in outputs:
+    codes = [job.returncode for job in jobs]
+    assert codes[1] == 0, results[1][1][-4000:]
+    # On one output, one job wins; the other stops (the lock, or the finished output).
+    assert sorted((codes[0], codes[2])) == [0, 1], [r[1][-2000:] for r in results]
+    loser = "".join(results[0] if codes[0] else results[2])  # spark-submit: stdout and stderr
+    assert "being written by another job" in loser or "already exists" in loser, loser[-2000:]
+    for output in (first, second):
         assert_every_id_once(output, ids)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith((".first", ".second"))]
+
+
+def test_a_driver_killed_between_the_commits_renames_is_repaired_by_the_rerun(tmp_path) -> None:
+    source, ids = documents(tmp_path, 20)
+    output = tmp_path / "out"
+    args = ["--master", "local[2]", *job_args(source, output), "--mode", "overwrite"]
+    assert submit(args).returncode == 0
+    killed = submit(args, env={"SPARK_DEBERTA_FAULT": "commit:after-retire"})
+    assert killed.returncode != 0
+    assert not output.exists()  # the one moment with neither: both wait, hidden, journaled
+    assert (tmp_path / ".out.commit").exists()
+    rerun = submit(args)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert "finished the interrupted commit" in rerun.stdout + rerun.stderr
+    assert_every_id_once(output, ids)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]

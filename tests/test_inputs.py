@@ -185,3 +185,12 @@ def test_the_job_counts_skipped_records_in_its_summary(spark, tmp_path) -> None:
     assert (summary["rows"], summary["skipped_records"]) == (2, 1)
     written = spark.read.parquet(str(tmp_path / "out")).select("id").collect()
     assert sorted(r.id for r in written) == [f"file:{path}:1", f"file:{path}:3"]
+
+
+def test_an_empty_input_file_gives_an_empty_output(spark, tmp_path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_text("")
+    output = tmp_path / "out"
+    summary = run(parse_args(["--input", str(path), "--output", str(output)]), spark)
+    assert (summary["rows"], summary["tokens"]) == (0, 0)
+    assert (output / "_SUCCESS").exists()

@@ -37,6 +37,7 @@ from annotators.deberta.package import (
     load_model_folder,
     resolve_pretrained,
 )
+from annotators.hadoop_files import HadoopFiles
 from annotators.spark_compat import is_connect
 
 if TYPE_CHECKING:
@@ -143,33 +144,34 @@ def _local_path(path: str) -> str:
 def _copy_tree(
     source: Path, target: str, subdir: str, names: list[str], spark: SparkSession
 ) -> None:
-    if _is_local(target):
+    """Copy the model files into ``<target>/<subdir>/``, on the store where Spark saved the
+    params: through Hadoop on a classic session (a path without a scheme is on the default
+    filesystem, as the params are); on the client's disk on Connect (checked local before)."""
+    if is_connect(spark):
         destination = Path(_local_path(target)) / subdir
         destination.mkdir(parents=True, exist_ok=True)
         for name in names:
             shutil.copyfile(source / name, destination / name)
         return
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    destination = jvm.org.apache.hadoop.fs.Path(f"{target.rstrip('/')}/{subdir}")
-    fs = destination.getFileSystem(conf)
+    files = HadoopFiles(spark, target)
+    destination = f"{target.rstrip('/')}/{subdir}"
+    files.mkdirs(destination)
     for name in names:
-        fs.copyFromLocalFile(
-            False, True, jvm.org.apache.hadoop.fs.Path(str(source / name)), destination
-        )
+        files.copy_from_local(source / name, f"{destination}/{name}")
 
 
 def _local_copy(path: str, subdir: str, spark: SparkSession) -> Path:
-    if _is_local(path):
+    """The saved model files as a local folder: where they are, or a temporary copy."""
+    if is_connect(spark):
         return Path(_local_path(path)) / subdir
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    source = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/{subdir}")
-    local = Path(tempfile.mkdtemp(prefix="spark-deberta-model-"))
-    source.getFileSystem(conf).copyToLocalFile(
-        False, source, jvm.org.apache.hadoop.fs.Path(str(local)), True
-    )
-    return local / subdir
+    saved = f"{path.rstrip('/')}/{subdir}"
+    files = HadoopFiles(spark, saved)
+    local = files.local_path(saved)
+    if local is not None:
+        return local
+    copy = Path(tempfile.mkdtemp(prefix="spark-deberta-model-")) / subdir
+    files.copy_to_local(saved, copy)
+    return copy
 
 
 _SHIPPED: dict[tuple[str, str], str] = {}

@@ -37,6 +37,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from annotators.hadoop_files import HadoopFiles
 from pipelines.errors import JobError
 
 #: Stores whose directory rename is atomic; every other scheme commits with the marker protocol.
@@ -45,91 +46,6 @@ COMMIT_PROTOCOLS = ("auto", "rename", "marker")
 SUCCESS = "_SUCCESS"
 #: Test hook: ``commit:<step>`` kills the driver at that step of the commit (see ``_step``).
 FAULT_ENV = "SPARK_DEBERTA_FAULT"
-
-
-class HadoopFiles:
-    """The Hadoop FileSystem of a path (local disk or any cluster store), through the JVM."""
-
-    def __init__(self, spark: SparkSession, path: str) -> None:
-        jvm = spark.sparkContext._jvm
-        self._path_class = jvm.org.apache.hadoop.fs.Path
-        self.fs = self._path_class(path).getFileSystem(
-            spark.sparkContext._jsc.hadoopConfiguration()
-        )
-
-    def path(self, path: str) -> Any:
-        return self._path_class(path)
-
-    def qualified(self, path: str) -> str:
-        """The path with its scheme and authority, as the store names it."""
-        return str(self.fs.makeQualified(self.path(path)).toString())
-
-    def scheme(self) -> str:
-        return str(self.fs.getScheme())
-
-    def exists(self, path: str) -> bool:
-        return bool(self.fs.exists(self.path(path)))
-
-    def matches(self, pattern: str) -> bool:
-        """Whether a path or glob names anything."""
-        found = self.fs.globStatus(self.path(pattern))
-        return found is not None and len(found) > 0
-
-    def rename(self, source: str, target: str) -> bool:
-        return bool(self.fs.rename(self.path(source), self.path(target)))
-
-    def delete(self, path: str) -> None:
-        self.fs.delete(self.path(path), True)
-
-    def mkdirs(self, path: str) -> None:
-        self.fs.mkdirs(self.path(path))
-
-    def names(self, folder: str) -> list[str]:
-        """The entries directly inside a folder (none if it does not exist)."""
-        if not self.exists(folder):
-            return []
-        return [str(s.getPath().getName()) for s in self.fs.listStatus(self.path(folder))]
-
-    def files(self, folder: str) -> list[str]:
-        """Every file under a folder, as paths relative to it."""
-        if not self.exists(folder):
-            return []
-        root = self.qualified(folder).rstrip("/") + "/"
-        found, listing = [], self.fs.listFiles(self.path(folder), True)
-        while listing.hasNext():
-            full = str(listing.next().getPath().toString())
-            found.append(full[len(root) :] if full.startswith(root) else full)
-        return sorted(found)
-
-    def modified_ms(self, path: str) -> int:
-        return int(self.fs.getFileStatus(self.path(path)).getModificationTime())
-
-    def write(self, path: str, text: str, exclusive: bool = False) -> bool:
-        """Write a small file; with ``exclusive``, only if it does not exist (False if it did)."""
-        try:
-            stream = self.fs.create(self.path(path), not exclusive)
-        except Exception as exc:  # Py4J: FileAlreadyExistsException
-            if exclusive and "AlreadyExists" in str(exc):
-                return False
-            raise
-        try:
-            stream.write(bytearray(text.encode("utf-8")))
-        finally:
-            stream.close()
-        return True
-
-    def read(self, path: str) -> str | None:
-        """A small file's text, or None if it is not there."""
-        try:
-            stream = self.fs.open(self.path(path))
-        except Exception as exc:  # Py4J: FileNotFoundException
-            if "FileNotFound" in str(exc):
-                return None
-            raise
-        try:
-            return bytes(stream.readAllBytes()).decode("utf-8", "replace")
-        finally:
-            stream.close()
 
 
 def _step(name: str) -> None:

@@ -273,3 +273,27 @@ def test_light_pipeline_called_from_many_threads_equals_one_thread(spark) -> Non
     for one, many in zip(expected, found, strict=True):
         assert len(one) == len(many) > 0
         assert np.abs(np.asarray(one) - np.asarray(many)).max() <= 1e-5
+
+
+@pytest.mark.classic
+def test_a_stage_saves_and_loads_on_a_non_local_hadoop_filesystem(spark, tmp_path) -> None:
+    """viewfs: a Hadoop filesystem under another scheme, mounted on a temporary folder."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    hadoop.set("fs.viewfs.mounttable.models.link./store", tmp_path.as_uri())
+    stage = DeBertaEmbeddings.loadSavedModel(str(MODEL)).setInputCols("sentence", "token")
+    stage.write().overwrite().save("viewfs://models/store/stage")
+    saved = tmp_path / "stage" / "model"
+    assert saved.is_dir() and (saved / "model.onnx").is_file()
+    assert DeBertaEmbeddings.load("viewfs://models/store/stage").getDimension() == 32
+
+    # A path without a scheme is on the default filesystem, for the params and the files alike.
+    default = hadoop.get("fs.defaultFS")
+    hadoop.set("fs.defaultFS", "viewfs://models/")
+    try:
+        stage.write().overwrite().save("/store/plain")
+        loaded = DeBertaEmbeddings.load("/store/plain")
+    finally:
+        hadoop.set("fs.defaultFS", default)
+    assert (tmp_path / "plain" / "metadata").is_dir()
+    assert (tmp_path / "plain" / "model" / "spm.model").is_file()
+    assert loaded.getDimension() == 32

@@ -1,0 +1,108 @@
+"""Hadoop FileSystem access from the driver, through the JVM: the one way the library and the
+job touch paths that may not be on local disk (HDFS, object stores, DBFS, viewfs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+
+class HadoopFiles:
+    """The Hadoop FileSystem of a path (local disk or any cluster store), through the JVM."""
+
+    def __init__(self, spark: SparkSession, path: str) -> None:
+        jvm = spark.sparkContext._jvm
+        self._path_class = jvm.org.apache.hadoop.fs.Path
+        self.fs = self._path_class(path).getFileSystem(
+            spark.sparkContext._jsc.hadoopConfiguration()
+        )
+
+    def path(self, path: str) -> Any:
+        return self._path_class(path)
+
+    def qualified(self, path: str) -> str:
+        """The path with its scheme and authority, as the store names it."""
+        return str(self.fs.makeQualified(self.path(path)).toString())
+
+    def scheme(self) -> str:
+        return str(self.fs.getScheme())
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.exists(self.path(path)))
+
+    def matches(self, pattern: str) -> bool:
+        """Whether a path or glob names anything."""
+        found = self.fs.globStatus(self.path(pattern))
+        return found is not None and len(found) > 0
+
+    def rename(self, source: str, target: str) -> bool:
+        return bool(self.fs.rename(self.path(source), self.path(target)))
+
+    def delete(self, path: str) -> None:
+        self.fs.delete(self.path(path), True)
+
+    def mkdirs(self, path: str) -> None:
+        self.fs.mkdirs(self.path(path))
+
+    def names(self, folder: str) -> list[str]:
+        """The entries directly inside a folder (none if it does not exist)."""
+        if not self.exists(folder):
+            return []
+        return [str(s.getPath().getName()) for s in self.fs.listStatus(self.path(folder))]
+
+    def files(self, folder: str) -> list[str]:
+        """Every file under a folder, as paths relative to it."""
+        if not self.exists(folder):
+            return []
+        root = self.qualified(folder).rstrip("/") + "/"
+        found, listing = [], self.fs.listFiles(self.path(folder), True)
+        while listing.hasNext():
+            full = str(listing.next().getPath().toString())
+            found.append(full[len(root) :] if full.startswith(root) else full)
+        return sorted(found)
+
+    def modified_ms(self, path: str) -> int:
+        return int(self.fs.getFileStatus(self.path(path)).getModificationTime())
+
+    def write(self, path: str, text: str, exclusive: bool = False) -> bool:
+        """Write a small file; with ``exclusive``, only if it does not exist (False if it did)."""
+        try:
+            stream = self.fs.create(self.path(path), not exclusive)
+        except Exception as exc:  # Py4J: FileAlreadyExistsException
+            if exclusive and "AlreadyExists" in str(exc):
+                return False
+            raise
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        return True
+
+    def read(self, path: str) -> str | None:
+        """A small file's text, or None if it is not there."""
+        try:
+            stream = self.fs.open(self.path(path))
+        except Exception as exc:  # Py4J: FileNotFoundException
+            if "FileNotFound" in str(exc):
+                return None
+            raise
+        try:
+            return bytes(stream.readAllBytes()).decode("utf-8", "replace")
+        finally:
+            stream.close()
+
+    def local_path(self, path: str) -> Path | None:
+        """The path on this machine's disk, if the path's store is the local disk."""
+        if self.scheme() != "file":
+            return None
+        return Path(str(self.fs.pathToFile(self.fs.makeQualified(self.path(path))).getPath()))
+
+    def copy_from_local(self, source: Path, target: str) -> None:
+        """Copy a local file to exactly ``target`` (a file path, not a folder to copy into)."""
+        self.fs.copyFromLocalFile(False, True, self.path(source.as_uri()), self.path(target))
+
+    def copy_to_local(self, source: str, target: Path) -> None:
+        """Copy a file or folder of the store to exactly ``target`` on local disk."""
+        self.fs.copyToLocalFile(False, self.path(source), self.path(target.as_uri()), True)

@@ -4,11 +4,13 @@ time when the server stalls."""
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +34,7 @@ class Remote:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.behaviour = "normal"  # normal | slow | stall
+        self.behaviour = "normal"  # normal | slow | stall | drip
         self.requests: list[str] = []
         self.release = threading.Event()
         remote = self
@@ -56,6 +58,13 @@ class Remote:
                     if remote.behaviour == "stall":
                         remote.release.wait(30)  # sends nothing more
                         return
+                    if remote.behaviour == "drip":  # a byte at a time, never a read timeout
+                        for byte in data[100:]:
+                            if remote.release.wait(0.2):
+                                return
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        return
                     time.sleep(1.0)  # slow: both clients overlap
                     self.wfile.write(data[100:])
                     return
@@ -65,8 +74,12 @@ class Remote:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def publish(self, sha: str | None = None) -> None:
-        publish(self.root, MODEL, "tiny", "xx", sha=sha)
+    def publish(self, sha: str | None = None, extra=None, **fields) -> None:
+        publish(self.root, MODEL, "tiny", "xx", sha=sha, extra=extra)
+        if fields:
+            index = json.loads((self.root / "index.json").read_text())
+            index["models"][0].update(fields)
+            (self.root / "index.json").write_text(json.dumps(index))
 
 
 @pytest.fixture
@@ -151,3 +164,56 @@ def test_two_processes_filling_the_cache_at_once_download_once(remote, tmp_path)
     assert load_model_folder(tmp_path / "cache" / "tiny_xx").dimension == 32
     assert leftovers(tmp_path / "cache") == ["tiny_xx"]
     shutil.rmtree(tmp_path / "cache")
+
+
+def test_a_dripping_server_is_stopped_by_the_deadline(remote, tmp_path) -> None:
+    remote.publish()
+    remote.behaviour = "drip"
+    started = time.monotonic()
+    with pytest.raises(ModelFolderError, match="did not arrive within the download deadline"):
+        download_pretrained("tiny", "xx", remote.url, timeout=5.0, deadline_s=2.0)
+    assert time.monotonic() - started < 10
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_a_zip_bomb_and_an_oversized_body_are_refused(remote, tmp_path) -> None:
+    def bomb(zipped) -> None:
+        zipped.writestr("tiny_xx/padding.bin", bytes(64 << 20), zipfile.ZIP_DEFLATED)
+
+    remote.publish(extra=bomb)
+    with pytest.raises(ModelFolderError, match="unpacks to more than .* bytes: refusing it"):
+        resolve_pretrained("tiny", "xx", remote.url)
+    remote.publish(bytes=100)
+    with pytest.raises(ModelFolderError, match="larger than 100 bytes: refusing it"):
+        resolve_pretrained("tiny", "xx", remote.url)
+    remote.publish(unpacked_bytes=1000)
+    with pytest.raises(ModelFolderError, match="unpacks to more than 1000 bytes"):
+        resolve_pretrained("tiny", "xx", remote.url)
+    assert leftovers(tmp_path / "cache") == []
+    archive = remote.root / "tiny_xx.zip"
+    remote.publish(bytes=archive.stat().st_size, unpacked_bytes=10 << 20)
+    assert load_model_folder(resolve_pretrained("tiny", "xx", remote.url)).dimension == 32
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"bytes": "12"}, r"models\[0\]\.bytes must be an integer, got '12'"),
+        ({"file": "../elsewhere.zip"}, r"models\[0\]\.file '../elsewhere.zip' must be a plain"),
+        ({"sha256": "XYZ"}, r"models\[0\]\.sha256 must be 64 lowercase hex digits"),
+        ({"name": 7}, r"models\[0\]\.name must be a string, got 7"),
+        ({"unpacked_bytes": -1}, r"models\[0\]\.unpacked_bytes is negative"),
+    ],
+)
+def test_index_fields_are_type_checked(remote, tmp_path, fields, message) -> None:
+    remote.publish(**fields)
+    with pytest.raises(ModelFolderError, match=message):
+        resolve_pretrained("tiny", "xx", remote.url)
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_an_index_that_is_not_an_index_is_refused(remote) -> None:
+    for body in ("[]", '{"models": {}}', '{"models": [5]}', " " * (2 << 20)):
+        (remote.root / "index.json").write_text(body)
+        with pytest.raises(ModelFolderError, match="index.json"):
+            resolve_pretrained("tiny", "xx", remote.url)

@@ -19,8 +19,9 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
+import re
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 import zipfile
@@ -42,6 +43,22 @@ EXPORT_HINT = (
 )
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 DOWNLOAD_TIMEOUT_S = 60.0
+#: The whole download of one model (index and zip) must finish within this many seconds.
+DOWNLOAD_DEADLINE_S = 3600.0
+#: Largest index.json read, and largest zip when the index does not give its ``bytes``.
+INDEX_MAX_BYTES = 1 << 20
+DEFAULT_MAX_ARCHIVE_BYTES = 8 << 30
+#: Unpacked bytes allowed when the index gives no ``unpacked_bytes``: model weights barely
+#: compress, so a zip that expands more than this many times over is refused as a zip bomb.
+DEFAULT_MAX_EXPANSION = 20
+_INDEX_FIELDS: dict[str, tuple[type, bool]] = {  # field -> (type, required)
+    "name": (str, True),
+    "lang": (str, True),
+    "file": (str, True),
+    "sha256": (str, True),
+    "bytes": (int, False),
+    "unpacked_bytes": (int, False),
+}
 
 #: Every manifest field, and whether it must be present.
 MANIFEST_FIELDS: dict[str, bool] = {
@@ -392,49 +409,119 @@ def _join(base: str, name: str) -> str:
     return str(Path(base) / name)
 
 
+def _read_bounded(
+    location: str, timeout: float, deadline: float, limit: int, sink: Any, what: str
+) -> int:
+    """Copy a remote body into ``sink`` (``write``), refusing more than ``limit`` bytes and
+    stopping at ``deadline`` (a ``time.monotonic`` value): a server that drips bytes cannot
+    hold the download, and the cache lock, for longer."""
+    received = 0
+    with _open_remote(location, min(timeout, max(deadline - time.monotonic(), 0.1))) as response:
+        read = getattr(response, "read1", response.read)
+        while block := read(1 << 16):
+            received += len(block)
+            if received > limit:
+                raise ModelFolderError(f"{what} is larger than {limit} bytes: refusing it")
+            if time.monotonic() > deadline:
+                raise ModelFolderError(f"{what} did not arrive within the download deadline")
+            sink(block)
+    return received
+
+
+def check_index(index: object, where: str) -> list[dict[str, Any]]:
+    """The index's model entries, every field type-checked; errors name the entry and field."""
+    if not isinstance(index, dict) or not isinstance(index.get("models"), list):
+        raise ModelFolderError(f"{where}: expected an object with a 'models' list")
+    entries = []
+    for number, entry in enumerate(index["models"]):
+        if not isinstance(entry, dict):
+            raise ModelFolderError(f"{where}: models[{number}] is not an object")
+        for field, (kind, required) in _INDEX_FIELDS.items():
+            value = entry.get(field)
+            if value is None and not required:
+                continue
+            if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+                raise ModelFolderError(
+                    f"{where}: models[{number}].{field} must be {TYPE_NAMES[kind]}, got {value!r}"
+                )
+            if kind is int and value < 0:
+                raise ModelFolderError(f"{where}: models[{number}].{field} is negative")
+        if not is_plain_file_name(entry["file"]):
+            raise ModelFolderError(
+                f"{where}: models[{number}].file {entry['file']!r} must be a plain file name "
+                "beside index.json"
+            )
+        if not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
+            raise ModelFolderError(
+                f"{where}: models[{number}].sha256 must be 64 lowercase hex digits"
+            )
+        entries.append(entry)
+    return entries
+
+
 def download_pretrained(
-    name: str, lang: str, remote: str, timeout: float = DOWNLOAD_TIMEOUT_S
+    name: str,
+    lang: str,
+    remote: str,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+    deadline_s: float = DOWNLOAD_DEADLINE_S,
 ) -> Path:
-    """Fetch ``index.json`` and the model's zip from ``remote``; verify, unpack, move into place."""
+    """Fetch ``index.json`` and the model's zip from ``remote``; verify, unpack, move into place.
+
+    Bounded: each read waits at most ``timeout`` seconds, the whole download ``deadline_s``,
+    and the zip and its unpacked files may not exceed the sizes the index gives (or defaults).
+    """
     key = model_key(name, lang)
     target = cache_dir() / key
     with _locked(cache_dir() / f".{key}.lock"):
         if (target / MANIFEST).is_file():  # another process filled it while we waited
             return target
+        deadline = time.monotonic() + deadline_s
+        where = _join(remote, "index.json")
+        body = bytearray()
         try:
-            with _open_remote(_join(remote, "index.json"), timeout) as response:
-                index = json.loads(response.read().decode("utf-8"))
+            _read_bounded(where, timeout, deadline, INDEX_MAX_BYTES, body.extend, where)
+            index = json.loads(body.decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelFolderError(f"cannot read index.json at {remote}: {exc}") from exc
-        entry = next(
-            (e for e in index.get("models", []) if e.get("name") == name and e.get("lang") == lang),
-            None,
-        )
+        listed = check_index(index, where)
+        entry = next((e for e in listed if (e["name"], e["lang"]) == (name, lang)), None)
         if entry is None:
             raise ModelFolderError(f"model {name} ({lang}) is not listed in {remote}/index.json")
         cache_dir().mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=f".{key}.") as work:
             archive = Path(work) / "model.zip"
             digest = hashlib.sha256()
+            what = f"{entry['file']} from {remote}"
             try:
-                with (
-                    _open_remote(_join(remote, entry["file"]), timeout) as response,
-                    open(archive, "wb") as out,
-                ):
-                    while block := response.read(1 << 20):
+                with open(archive, "wb") as out:
+
+                    def sink(block: bytes) -> None:
                         digest.update(block)
                         out.write(block)
+
+                    size = _read_bounded(
+                        _join(remote, entry["file"]),
+                        timeout,
+                        deadline,
+                        entry.get("bytes", DEFAULT_MAX_ARCHIVE_BYTES),
+                        sink,
+                        what,
+                    )
             except OSError as exc:
+                raise ModelFolderError(f"download of {what} failed: {exc}") from exc
+            if "bytes" in entry and size != entry["bytes"]:
                 raise ModelFolderError(
-                    f"download of {entry['file']} from {remote} failed: {exc}"
-                ) from exc
-            if digest.hexdigest() != entry.get("sha256"):
+                    f"{what} has {size} bytes, the index says {entry['bytes']}: refusing it"
+                )
+            if digest.hexdigest() != entry["sha256"]:
                 raise ModelFolderError(
-                    f"{entry['file']} from {remote} has sha256 {digest.hexdigest()}, the index "
-                    f"says {entry.get('sha256')}: refusing it"
+                    f"{what} has sha256 {digest.hexdigest()}, the index says "
+                    f"{entry['sha256']}: refusing it"
                 )
             unpacked = Path(work) / key
-            safe_extract(archive, unpacked)
+            limit = entry.get("unpacked_bytes", DEFAULT_MAX_EXPANSION * size + (1 << 20))
+            safe_extract(archive, unpacked, max_bytes=limit)
             root = unpacked if (unpacked / MANIFEST).is_file() else _single_child(unpacked)
             load_model_folder(root)
             os.replace(root, target)
@@ -448,8 +535,9 @@ def _single_child(folder: Path) -> Path:
     raise ModelFolderError(f"the archive holds no {MANIFEST} at its top level")
 
 
-def safe_extract(archive: Path, target: Path) -> None:
-    """Unzip refusing absolute paths, ``..`` components and symbolic links."""
+def safe_extract(archive: Path, target: Path, max_bytes: int | None = None) -> None:
+    """Unzip refusing absolute paths, ``..`` components, symbolic links and, with
+    ``max_bytes``, more unpacked bytes than that (counted as written, not as declared)."""
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
     with zipfile.ZipFile(archive) as zipped:
@@ -467,6 +555,7 @@ def safe_extract(archive: Path, target: Path) -> None:
                 raise ModelFolderError(
                     f"archive member {name} points outside the target: refusing it"
                 )
+        written = 0
         for info in zipped.infolist():
             destination = root / info.filename
             if info.is_dir():
@@ -474,4 +563,10 @@ def safe_extract(archive: Path, target: Path) -> None:
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
             with zipped.open(info) as source, open(destination, "wb") as out:
-                shutil.copyfileobj(source, out)
+                while block := source.read(1 << 20):
+                    written += len(block)
+                    if max_bytes is not None and written > max_bytes:
+                        raise ModelFolderError(
+                            f"{archive.name} unpacks to more than {max_bytes} bytes: refusing it"
+                        )
+                    out.write(block)

@@ -40,6 +40,9 @@ from annotators.deberta.encoder import (
 from annotators.deberta.package import ModelFolder, ModelFolderError
 from annotators.model_stage import DebertaModelStage, _choice
 
+#: [CLS] a [SEP] b [SEP] with one piece of each text.
+MIN_PAIR_SENTENCE_LENGTH = 5
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -265,6 +268,12 @@ class DeBertaForSequenceClassification(DebertaModelStage):
                 f"DeBertaForSequenceClassification: pairInputCol '{pair}' has annotator type "
                 f"'{types_by_column[pair]}', but it needs a column of type {TOKEN} (the second "
                 "text's tokens)"
+            )
+        if self.getMaxSentenceLength() < MIN_PAIR_SENTENCE_LENGTH:
+            raise StageInputError(
+                f"DeBertaForSequenceClassification: maxSentenceLength "
+                f"{self.getMaxSentenceLength()} cannot hold a sentence pair ([CLS] a [SEP] b "
+                f"[SEP] needs at least {MIN_PAIR_SENTENCE_LENGTH}); raise it"
             )
         return [*columns, pair]
 

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from typing import Self
 
 MAX_SENTENCE_LENGTH_LIMIT = 512
+#: The shortest sequence that holds a piece: [CLS], one piece, [SEP]. Shorter ones would give
+#: tokens the vector of a special token, or no window at all.
+MIN_SENTENCE_LENGTH = 3
 #: The stage that loads each manifest task, for the error that names the right one.
 STAGE_FOR_TASK = {
     "embeddings": "DeBertaEmbeddings",
@@ -200,7 +203,7 @@ class DebertaModelStage(AnnotatorModel):
         Params._dummy(),
         "maxSentenceLength",
         "max pieces per sequence, [CLS] and [SEP] included",
-        _bounded_int("maxSentenceLength", 1, MAX_SENTENCE_LENGTH_LIMIT),
+        _bounded_int("maxSentenceLength", MIN_SENTENCE_LENGTH, MAX_SENTENCE_LENGTH_LIMIT),
     )
     longSentenceStrategy = Param(
         Params._dummy(),

@@ -162,6 +162,9 @@ def test_pair_column_of_the_wrong_type_is_refused_by_name(spark) -> None:
     stages[-1].setPairInputCol("nothing")
     with pytest.raises(StageInputError, match="'nothing' does not exist"):
         PipelineModel(stages).transform(data)
+    stages[-1].setPairInputCol("token_b").setMaxSentenceLength(4)
+    with pytest.raises(StageInputError, match="maxSentenceLength 4 cannot hold a sentence pair"):
+        PipelineModel(stages).transform(data)
 
 
 @pytest.mark.ml_persistence

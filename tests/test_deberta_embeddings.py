@@ -156,9 +156,9 @@ def test_parameters_and_defaults() -> None:
     )
     assert (stage.getDimension(), stage.getStorageRef()) == (32, "deberta_v3_tiny_random")
     assert stage.getLongSentenceStrategy() == "window"
-    for bad in (0, 513):
+    for bad in (0, 1, 2, 513):  # 1 and 2 leave no room for a piece between [CLS] and [SEP]
         with pytest.raises(
-            ValueError, match=f"maxSentenceLength must be between 1 and 512, got {bad}"
+            ValueError, match=f"maxSentenceLength must be between 3 and 512, got {bad}"
         ):
             stage.setMaxSentenceLength(bad)
     with pytest.raises(ValueError, match="longSentenceStrategy 'drop' is not supported"):
@@ -297,3 +297,12 @@ def test_a_stage_saves_and_loads_on_a_non_local_hadoop_filesystem(spark, tmp_pat
     assert (tmp_path / "plain" / "metadata").is_dir()
     assert (tmp_path / "plain" / "model" / "spm.model").is_file()
     assert loaded.getDimension() == 32
+
+
+def test_the_shortest_sequence_still_gives_every_token_a_vector(spark) -> None:
+    """maxSentenceLength 3: windows of one piece; truncate keeps the reference's cut."""
+    df = spark.createDataFrame([("Three short words here.",)], "text string")
+    for strategy, vectors in (("window", 5), ("truncate", 1)):
+        stage = embeddings_stage().setMaxSentenceLength(3).setLongSentenceStrategy(strategy)
+        row = fitted_pipeline(spark, stage).transform(df).collect()[0]
+        assert len(row.token) == 5 and len(row.embeddings) == vectors, strategy

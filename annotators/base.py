@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model, Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -37,8 +39,28 @@ AnnotateFn = Callable[..., list[AnnotationDict]]
 #: The same over a chunk of rows (each row a tuple of input annotation lists), for cores that
 #: batch across rows, such as the encoder.
 BatchAnnotateFn = Callable[[list[tuple[list[AnnotationDict], ...]]], list[list[AnnotationDict]]]
-#: Rows handed to a core at once: bounds the memory of one chunk's output annotations.
+#: A chunk of rows handed to a core at once holds at most this many rows and about
+#: ``CHUNK_BYTES`` of output annotations (estimated from its input annotations), so a worker's
+#: memory is bounded by bytes, whatever the documents' sizes and the model's dimension.
 ROWS_PER_CHUNK = 256
+CHUNK_BYTES = 64 * 2**20
+#: Estimated bytes of one output annotation (strings, metadata, Python objects) besides its
+#: vector; stages with vectors add theirs (``AnnotatorModel.output_annotation_bytes``).
+ANNOTATION_BYTES = 640
+
+
+def chunk_bounds(counts: Sequence[int], annotation_bytes: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` row ranges: at most ``ROWS_PER_CHUNK`` rows and, unless one row alone
+    is bigger, ``CHUNK_BYTES``, with a row's output estimated from its input annotations."""
+    start, weight = 0, 0
+    for index, count in enumerate(counts):
+        cost = (int(count) + 1) * annotation_bytes
+        if index > start and (index - start >= ROWS_PER_CHUNK or weight + cost > CHUNK_BYTES):
+            yield start, index
+            start, weight = index, 0
+        weight += cost
+    if start < len(counts):
+        yield start, len(counts)
 
 
 def row_by_row(fn: AnnotateFn) -> BatchAnnotateFn:
@@ -74,8 +96,6 @@ class RowTooLargeError(ValueError):
 #: limited to 2 GB and the JVM builds it with copies, so a document whose per-token vectors are
 #: bigger would kill the executor with OutOfMemoryError; this fails it with a clear error instead.
 MAX_ROW_BYTES = 256 * 2**20
-#: Rows with fewer annotations than this are never near the limit and are not measured.
-_MEASURE_FROM = 100_000
 
 
 def annotation_bytes(annotation: AnnotationDict) -> int:
@@ -92,8 +112,6 @@ def annotation_bytes(annotation: AnnotationDict) -> int:
 def check_row_sizes(stage: str, rows: list[list[AnnotationDict]]) -> None:
     """Refuse an output row that would not fit in a Spark row (see ``MAX_ROW_BYTES``)."""
     for row in rows:
-        if len(row) < _MEASURE_FROM:
-            continue
         size = sum(map(annotation_bytes, row))
         if size > MAX_ROW_BYTES:
             raise RowTooLargeError(
@@ -190,16 +208,19 @@ def inject_fault() -> None:
 
 
 def _annotate_arrays(
-    fn: BatchAnnotateFn, arrays: tuple[pa.Array, ...], stage: str
+    fn: BatchAnnotateFn, arrays: tuple[pa.Array, ...], stage: str, annotation_bytes: int
 ) -> Iterator[pa.Array]:
-    """Answer one Arrow batch's input columns chunk by chunk (``ROWS_PER_CHUNK`` rows each).
+    """Answer one Arrow batch's input columns chunk by chunk (see ``chunk_bounds``).
 
     Spark checks the total row count, not each batch's, so one batch of huge documents never
     holds all its output at once. Null input arrays reach the core as empty lists; the core's
     output is never null.
     """
-    for offset in range(0, len(arrays[0]), ROWS_PER_CHUNK):
-        chunk = [a.slice(offset, ROWS_PER_CHUNK) for a in arrays]
+    counts = np.zeros(len(arrays[0]), dtype=np.int64)
+    for array in arrays:
+        counts += pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
+    for start, stop in chunk_bounds(counts, annotation_bytes):
+        chunk = [a.slice(start, stop - start) for a in arrays]
         columns = [annotations_from_arrow(a) for a in chunk]
         rows = [tuple(value or [] for value in row) for row in zip(*columns, strict=True)]
         out = fn(rows)
@@ -207,7 +228,9 @@ def _annotate_arrays(
         yield annotations_to_arrow(out)
 
 
-def annotation_udf(fn: BatchAnnotateFn, inputs: int, stage: str = "") -> Callable[..., Column]:
+def annotation_udf(
+    fn: BatchAnnotateFn, inputs: int, stage: str = "", annotation_bytes: int = ANNOTATION_BYTES
+) -> Callable[..., Column]:
     """Wrap a core in an iterator Arrow UDF (Spark 4.1+) that returns an annotation column.
 
     The core is pickled from the driver; state that must not travel (a model session) is created
@@ -218,7 +241,7 @@ def annotation_udf(fn: BatchAnnotateFn, inputs: int, stage: str = "") -> Callabl
         for number, batch in enumerate(batches):
             if number == 1:
                 inject_fault()
-            yield from _annotate_arrays(fn, batch, stage)
+            yield from _annotate_arrays(fn, batch, stage, annotation_bytes)
 
     # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
     if inputs == 1:
@@ -241,6 +264,7 @@ def annotate_with_map_in_arrow(
     output: str,
     metadata: Mapping[str, str],
     stage: str = "",
+    annotation_bytes: int = ANNOTATION_BYTES,
 ) -> DataFrame:
     """Run a core with ``mapInArrow`` (Spark 3.5 and 4.0, classic or Connect).
 
@@ -267,7 +291,7 @@ def annotate_with_map_in_arrow(
                 inject_fault()
             arrays = tuple(batch.column(i) for i in input_indices)
             offset = 0
-            for annotated in _annotate_arrays(fn, arrays, stage):
+            for annotated in _annotate_arrays(fn, arrays, stage, annotation_bytes):
                 rows = batch.slice(offset, len(annotated))
                 offset += len(annotated)
                 columns = list(rows.columns)
@@ -329,6 +353,10 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
     def _prepare(self, dataset: DataFrame) -> None:
         """Driver-side work before the UDF is built (ship model files to executors)."""
 
+    def output_annotation_bytes(self) -> int:
+        """Estimated bytes of one output annotation while a worker holds it (chunk sizing)."""
+        return ANNOTATION_BYTES
+
     def input_columns(self, types_by_column: Mapping[str, str | None]) -> list[str]:
         """The input columns in ``input_annotator_types`` order, checked against their types."""
         input_cols = self.getInputCols() if self.isDefined(self.inputCols) else None
@@ -343,11 +371,18 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
         stage = type(self).__name__
         metadata = column_metadata(self.output_annotator_type)
         if transport_for(dataset.sparkSession) == ARROW_UDF:
-            udf = annotation_udf(self.batch_annotator(), len(columns), stage)
+            size = self.output_annotation_bytes()
+            udf = annotation_udf(self.batch_annotator(), len(columns), stage, size)
             annotated = with_column(dataset, output, udf(*[F.col(c) for c in columns]), metadata)
         else:
             annotated = annotate_with_map_in_arrow(
-                dataset, self.batch_annotator(), columns, output, metadata, stage
+                dataset,
+                self.batch_annotator(),
+                columns,
+                output,
+                metadata,
+                stage,
+                self.output_annotation_bytes(),
             )
         return self._after_transform(annotated)
 

@@ -13,7 +13,7 @@ from pyspark.ml import PipelineModel, Transformer
 from sparknlp.annotation import Annotation
 
 from annotators.annotation import AnnotationDict, to_spark_nlp
-from annotators.base import ROWS_PER_CHUNK, AnnotatorModel, BatchAnnotateFn
+from annotators.base import AnnotatorModel, BatchAnnotateFn, chunk_bounds
 from annotators.document import DocumentAssembler
 
 #: One input: a text, or a row as ``{input column: text}`` for pipelines with several
@@ -78,8 +78,9 @@ class LightPipeline:
                 for row, text in zip(outputs, texts, strict=True):
                     row[output] = stage.assemble(_text_for(stage.getInputCol(), text))
                 continue
-            for start in range(0, len(outputs), ROWS_PER_CHUNK):
-                chunk = outputs[start : start + ROWS_PER_CHUNK]
+            counts = [sum(len(row.get(c) or []) for c in inputs) for row in outputs]
+            for start, stop in chunk_bounds(counts, stage.output_annotation_bytes()):
+                chunk = outputs[start:stop]
                 results = annotate([tuple(row.get(c, []) for c in inputs) for row in chunk])
                 for row, result in zip(chunk, results, strict=True):
                     row[output] = result

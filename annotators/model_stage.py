@@ -20,7 +20,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 from pyspark.sql import DataFrame, SparkSession
 
-from annotators.base import AnnotatorModel
+from annotators.base import ANNOTATION_BYTES, AnnotatorModel
 from annotators.deberta.encoder import (
     EXECUTION_PROVIDERS,
     LONG_SENTENCE_STRATEGIES,
@@ -370,6 +370,10 @@ class DebertaModelStage(AnnotatorModel):
             threads=self.getThreads(),
             shipped_name=shipped_name,
         )
+
+    def output_annotation_bytes(self) -> int:
+        """Its vector three times over (the encoder's output, the concatenation, Arrow)."""
+        return ANNOTATION_BYTES + 12 * self._output_size(self.model_folder())
 
     def _output_size(self, folder: ModelFolder) -> int:
         """Width of one output row of the model (hidden size, or number of labels)."""

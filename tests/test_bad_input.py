@@ -9,11 +9,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
+from annotators.base import (
+    ANNOTATION_BYTES,
+    CHUNK_BYTES,
+    ROWS_PER_CHUNK,
+    RowTooLargeError,
+    check_row_sizes,
+    chunk_bounds,
+)
 from annotators.deberta.encoder import plan_batches
 from pipelines.config import defaults
 from pipelines.embed import JobError, build_pipeline, parse_args, read_documents, run
@@ -176,6 +185,32 @@ def test_batches_never_exceed_the_token_budget(batch_size) -> None:
         width = max(lengths[i] for i in batch)
         assert len(batch) <= batch_size
         assert len(batch) == 1 or len(batch) * width <= budget
+
+
+@pytest.mark.parametrize("dimension", [32, 384, 1024])
+def test_chunks_of_rows_are_bounded_by_bytes_for_the_models_dimension(dimension) -> None:
+    per_annotation = ANNOTATION_BYTES + 12 * dimension
+    counts = [20_000] * 256 + [3] * 1000 + [500_000] + [10] * 5
+    bounds = list(chunk_bounds(counts, per_annotation))
+    assert [b[0] for b in bounds][1:] == [b[1] for b in bounds][:-1]  # contiguous, in order
+    assert (bounds[0][0], bounds[-1][1]) == (0, len(counts))
+    for start, stop in bounds:
+        size = sum((c + 1) * per_annotation for c in counts[start:stop])
+        assert stop - start <= ROWS_PER_CHUNK
+        assert stop - start == 1 or size <= CHUNK_BYTES
+
+
+def test_a_row_too_big_for_spark_is_refused_whatever_its_annotation_count() -> None:
+    # 99,999 vectors of 768 floats: about 300 MB, over the limit below the old 100,000 floor.
+    vector = np.zeros(768, np.float32)
+    row = [
+        {"annotatorType": "word_embeddings", "begin": 0, "end": 0, "result": "x",
+         "metadata": {"sentence": "0"}, "embeddings": vector}
+        for _ in range(99_999)
+    ]  # fmt: skip
+    with pytest.raises(RowTooLargeError, match="99999 annotations"):
+        check_row_sizes("DeBertaEmbeddings", [row])
+    check_row_sizes("DeBertaEmbeddings", [row[:50_000]])  # about 150 MB: fine
 
 
 def test_light_pipeline_takes_the_same_bad_text(spark) -> None:

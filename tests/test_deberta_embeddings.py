@@ -306,3 +306,25 @@ def test_the_shortest_sequence_still_gives_every_token_a_vector(spark) -> None:
         stage = embeddings_stage().setMaxSentenceLength(3).setLongSentenceStrategy(strategy)
         row = fitted_pipeline(spark, stage).transform(df).collect()[0]
         assert len(row.token) == 5 and len(row.embeddings) == vectors, strategy
+
+
+def test_a_token_without_pieces_leaves_the_other_vectors_as_the_model_gives_them(spark) -> None:
+    """A zero-width space is a token of its own with no piece: inserting a piece for it (as
+    [UNK]) would change every other token's vector through attention."""
+    model = fitted_pipeline(spark, embeddings_stage())
+    for strategy in ("window", "truncate"):
+        model.stages[-1].setLongSentenceStrategy(strategy)
+        rows = model.transform(
+            spark.createDataFrame(
+                [(1, "Plain words here."), (2, "Plain \u200b words \u200b here.")],
+                "id int, text string",
+            )
+        )
+        plain, spaced = [r.embeddings for r in rows.orderBy("id").collect()]
+        real = [e for e in spaced if e.metadata["pieceId"] != "-1"]
+        pieceless = [e for e in spaced if e.metadata["pieceId"] == "-1"]
+        assert [e.result for e in pieceless] == ["\u200b", "\u200b"]
+        assert [e.result for e in real] == [e.result for e in plain]
+        for ours, reference in zip(real, plain, strict=True):
+            assert np.allclose(ours.embeddings, reference.embeddings, atol=1e-5), strategy
+        assert pieceless[0].embeddings == pieceless[1].embeddings  # both the sentence's [CLS]

@@ -3,8 +3,10 @@
 Alignment follows the reference: each token is encoded on its own by the SentencePiece model
 (lower-cased first when the model is not case-sensitive), a lone ``▁`` piece is dropped, the
 pieces are concatenated and wrapped in ``[CLS]`` ... ``[SEP]``, and a token's vector is the
-encoder output at its first piece. A token whose pieces are all dropped is encoded as ``[UNK]``
-so that it still gets a vector.
+encoder output at its first piece. A token that has no piece at all (a zero-width space, a
+control character) adds nothing to the sequence, so the other tokens' vectors are the model's
+for the sentence's real pieces; it still gets an annotation, with the vector at ``[CLS]`` of its
+sequence and ``pieceId`` -1 in its metadata.
 
 Long sentences (more than ``max_sentence_length - 2`` pieces):
 - ``truncate``: the reference's behaviour: the first ``max - 2`` tokens, then the first
@@ -100,7 +102,6 @@ class Runtime:
         if cached is not None:
             return cached
         ids = [i for i in self.processor.EncodeAsIds(text) if i != self.delimiter]
-        ids = ids or [self.settings.special_tokens["[UNK]"]]
         if len(self._pieces) >= _TOKEN_CACHE_LIMIT:
             self._pieces.clear()
         self._pieces[text] = ids
@@ -197,8 +198,13 @@ def runtime_for(settings: EncoderSettings) -> Runtime:
 @dataclass
 class _Sequence:
     piece_ids: list[int]
-    # (index into the chunk's output rows, position of the token's first piece in piece_ids)
+    # (index into the chunk's output rows, position of the token's first piece in piece_ids;
+    # CLS_POSITION for a token without pieces)
     targets: list[tuple[int, int]]
+
+
+#: Target position of a token without pieces: the sequence's [CLS].
+CLS_POSITION = -1
 
 
 def window_starts(pieces: int, window: int) -> list[int]:
@@ -235,14 +241,23 @@ def plan_sentence(
         flat.extend(pieces)
     if settings.long_sentence_strategy == "truncate" or len(flat) <= limit:
         flat = flat[:limit]
-        kept = [i for i, first in enumerate(firsts) if first < len(flat)]
-        targets = [(first_output + n, firsts[i]) for n, i in enumerate(kept)]
+        # A token without pieces is kept when every piece before it is.
+        kept = [
+            i
+            for i, first in enumerate(firsts)
+            if first < len(flat) or (not token_pieces[i] and first <= len(flat))
+        ]
+        targets = [
+            (first_output + n, firsts[i] if token_pieces[i] else CLS_POSITION)
+            for n, i in enumerate(kept)
+        ]
         return [_Sequence(flat, targets)], kept
     starts = window_starts(len(flat), limit)
     sequences = [_Sequence(flat[s : s + limit], []) for s in starts]
     for i, first in enumerate(firsts):
-        w = best_window(first, starts, limit)
-        sequences[w].targets.append((first_output + i, first - starts[w]))
+        w = best_window(min(first, len(flat) - 1), starts, limit)
+        position = first - starts[w] if token_pieces[i] else CLS_POSITION
+        sequences[w].targets.append((first_output + i, position))
     return [s for s in sequences if s.targets], list(range(len(token_pieces)))
 
 
@@ -280,7 +295,7 @@ def embed_rows(
                     "metadata": {
                         "sentence": (token.get("metadata") or {}).get("sentence", "0"),
                         "token": texts[i],
-                        "pieceId": str(pieces[i][0]),
+                        "pieceId": str(pieces[i][0] if pieces[i] else CLS_POSITION),
                         "isWordStart": "true",
                     },
                     "embeddings": None,

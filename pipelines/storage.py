@@ -44,14 +44,19 @@ from pipelines.errors import JobError
 ATOMIC_RENAME_SCHEMES = frozenset({"file", "hdfs", "viewfs"})
 COMMIT_PROTOCOLS = ("auto", "rename", "marker")
 SUCCESS = "_SUCCESS"
-#: Test hook: ``commit:<step>`` kills the driver at that step of the commit (see ``_step``).
+#: Test hook: ``commit:<step>`` kills the driver at that step of the commit, ``...:raise`` makes
+#: the step fail (see ``_step``).
 FAULT_ENV = "SPARK_DEBERTA_FAULT"
 
 
 def _step(name: str) -> None:
-    """Die here if the fault-injection hook names this commit step (tests only)."""
-    if os.environ.get(FAULT_ENV) == f"commit:{name}":
+    """Die (``commit:<step>``) or fail (``commit:<step>:raise``) here if the fault-injection
+    hook names this commit step (tests only)."""
+    fault = os.environ.get(FAULT_ENV)
+    if fault == f"commit:{name}":
         os.kill(os.getpid(), 9)
+    if fault == f"commit:{name}:raise":
+        raise OSError(f"injected fault at commit step {name}")
 
 
 class OutputCommit:
@@ -104,7 +109,9 @@ class OutputCommit:
 
     def __exit__(self, *exc_info: object) -> None:
         try:
-            if self.files.exists(self.staging):
+            # A journal naming this staging folder means a commit to finish: keep it for that.
+            journal = self.files.read(self.journal)
+            if self.files.exists(self.staging) and not (journal and self.staging in journal):
                 self.files.delete(self.staging)
         finally:
             self._release()

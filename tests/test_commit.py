@@ -103,6 +103,23 @@ def test_commit_on_a_non_local_hadoop_filesystem(spark, tmp_path, protocol) -> N
     assert (tmp_path / "out" / "_SUCCESS").exists() and hidden(tmp_path) == []
 
 
+def test_a_commit_that_fails_midway_keeps_the_new_output_for_the_next_run(
+    spark, tmp_path, monkeypatch
+) -> None:
+    target = tmp_path / "out"
+    write(spark, str(target), "error", 3)
+    monkeypatch.setenv("SPARK_DEBERTA_FAULT", "commit:after-retire:raise")
+    with pytest.raises(JobError, match="the commit of .* failed .*the next run .* finishes it"):
+        write(spark, str(target), "overwrite", 5)
+    assert not target.exists() and (tmp_path / ".out.commit").exists()
+    (staging,) = tmp_path.glob(".out.writing-*")  # the complete new output, kept
+    assert count(spark, f"{staging}/*.parquet") == 5
+    monkeypatch.delenv("SPARK_DEBERTA_FAULT")
+    with pytest.raises(JobError, match="already exists"):  # the next run finishes the commit
+        write(spark, str(target), "error", 1)
+    assert count(spark, target) == 5 and hidden(tmp_path) == []
+
+
 #: A driver that replaces ``out`` (3 old rows) with 5 new rows and dies at one commit step.
 DYING_DRIVER = """
 import sys

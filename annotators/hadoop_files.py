@@ -3,10 +3,44 @@ job touch paths that may not be on local disk (HDFS, object stores, DBFS, viewfs
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange_local_folders(first: Path, second: Path) -> bool:
+    """Swap two local folders in one atomic step (Linux ``renameat2`` with RENAME_EXCHANGE).
+
+    False where the kernel, the C library or the filesystem cannot; the caller then renames.
+    """
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+    if (
+        renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+        == 0
+    ):
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), f"{first} <-> {second}")
 
 
 class HadoopFiles:
@@ -106,3 +140,10 @@ class HadoopFiles:
     def copy_to_local(self, source: str, target: Path) -> None:
         """Copy a file or folder of the store to exactly ``target`` on local disk."""
         self.fs.copyToLocalFile(False, self.path(source), self.path(target.as_uri()), True)
+
+    def exchange(self, first: str, second: str) -> bool:
+        """Swap two folders atomically where the store can (local disk on Linux)."""
+        local = self.local_path(first), self.local_path(second)
+        if local[0] is None or local[1] is None:
+            return False
+        return exchange_local_folders(local[0], local[1])

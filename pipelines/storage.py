@@ -13,9 +13,12 @@ readers of a partitioned table (``lake/date=1``) never see it as data:
 
 Two protocols, by store:
 
-- ``rename`` (local disk, HDFS, viewfs: atomic directory rename): the old output moves to
-  ``.<name>.replaced-<run>``, the new one onto the target, then the old one is deleted. A
-  reader sees the old folder or the new one.
+- ``rename`` (local disk, HDFS, viewfs: atomic directory rename): on local disk (Linux) the
+  new folder and the old one trade places in one atomic exchange, then the old one is deleted;
+  a reader sees the complete old folder or the complete new one at every moment. Elsewhere the
+  old output moves to ``.<name>.replaced-<run>`` and the new one onto the target: between the
+  two renames (milliseconds) the target is absent, and a driver killed there leaves both
+  copies hidden and journaled for the next run.
 - ``marker`` (object stores: s3a, gs, abfs, wasb, dbfs, ...; rename there is copy and delete):
   the target's ``_SUCCESS`` is removed first, old files are deleted, new files are moved in one
   by one, and ``_SUCCESS`` is written last. A reader that requires ``_SUCCESS`` (Spark's
@@ -44,6 +47,9 @@ from pipelines.errors import JobError
 ATOMIC_RENAME_SCHEMES = frozenset({"file", "hdfs", "viewfs"})
 COMMIT_PROTOCOLS = ("auto", "rename", "marker")
 SUCCESS = "_SUCCESS"
+#: Written into the staging folder before a rename commit: found in the target with this run's
+#: id, it says that an atomic exchange has already put the new output there.
+COMMIT_MARKER = ".spark-deberta-commit"
 #: Test hook: ``commit:<step>`` kills the driver at that step of the commit, ``...:raise`` makes
 #: the step fail (see ``_step``).
 FAULT_ENV = "SPARK_DEBERTA_FAULT"
@@ -57,6 +63,22 @@ def _step(name: str) -> None:
         os.kill(os.getpid(), 9)
     if fault == f"commit:{name}:raise":
         raise OSError(f"injected fault at commit step {name}")
+
+
+def _valid_journal(journal: object) -> bool:
+    """Whether a parsed journal has the fields its protocol needs, of the right types."""
+    if not isinstance(journal, dict):
+        return False
+    if journal.get("protocol") == "rename":
+        return all(isinstance(journal.get(k), str) for k in ("run", "staging", "retired"))
+    if journal.get("protocol") == "marker":
+        files = journal.get("files")
+        return (
+            isinstance(journal.get("staging"), str)
+            and isinstance(files, list)
+            and all(isinstance(f, str) for f in files)
+        )
+    return False
 
 
 class OutputCommit:
@@ -111,7 +133,8 @@ class OutputCommit:
         try:
             # A journal naming this staging folder means a commit to finish: keep it for that.
             journal = self.files.read(self.journal)
-            if self.files.exists(self.staging) and not (journal and self.staging in journal):
+            named = journal is not None and self._name_of(self.staging) in journal
+            if self.files.exists(self.staging) and not named:
                 self.files.delete(self.staging)
         finally:
             self._release()
@@ -183,6 +206,16 @@ class OutputCommit:
                 f"output {self.target} already exists; pass --mode overwrite to replace it"
             )
 
+    def _sibling(self, name: str) -> str:
+        """A journaled name beside the target as a path (names, not paths, are journaled, so
+        the journal holds wherever the store is mounted or however it is addressed)."""
+        if not isinstance(name, str) or not name.startswith(f".{self.name}.") or "/" in name:
+            raise JobError(f"output {self.target}: the journal {self.journal} names {name!r}")
+        return f"{self._parent}/{name}"
+
+    def _name_of(self, path: str) -> str:
+        return path.rpartition("/")[2]
+
     def _siblings(self) -> Iterator[str]:
         start = f".{self.name}."
         for name in self.files.names(self._parent):
@@ -197,7 +230,7 @@ class OutputCommit:
                 journal = json.loads(text)
             except ValueError:
                 journal = None
-            if not isinstance(journal, dict) or journal.get("protocol") not in ("rename", "marker"):
+            if not _valid_journal(journal):
                 raise JobError(
                     f"output {self.target}: the commit journal {self.journal} is unreadable; "
                     "look at the folders beside the target that start with "
@@ -215,30 +248,42 @@ class OutputCommit:
     def _finish(self, journal: dict[str, Any]) -> None:
         """Carry a journaled commit through to its end; safe to repeat from any step."""
         if journal["protocol"] == "rename":
-            self._finish_rename(journal["staging"], journal["retired"])
+            self._finish_rename(
+                self._sibling(journal["staging"]), self._sibling(journal["retired"]), journal["run"]
+            )
         else:
-            self._finish_marker(journal["staging"], journal["files"])
+            self._finish_marker(self._sibling(journal["staging"]), journal["files"])
         _step("before-journal-delete")
         self.files.delete(self.journal)
 
-    def _finish_rename(self, staging: str, retired: str) -> None:
+    def _finish_rename(self, staging: str, retired: str, run: str) -> None:
         files = self.files
+        marker = f"{self.target}/{COMMIT_MARKER}"
+        exchanged = files.read(marker) == run
         if files.exists(staging):
-            if files.exists(self.target):
-                if files.exists(retired):
-                    raise JobError(
-                        f"output {self.target}: the interrupted commit left both {staging} "
-                        f"(new) and {retired} (old) beside an existing target; move the one "
-                        f"you want to {self.target} by hand and delete {self.journal}"
-                    )
-                self._rename(self.target, retired)
-                _step("after-retire")
-            self._rename(staging, self.target)
-            _step("after-move")
+            if exchanged:  # since the exchange, the staging name holds the old output
+                files.delete(staging)
+            elif files.exists(self.target) and files.exchange(staging, self.target):
+                _step("after-exchange")
+                files.delete(staging)
+            else:
+                if files.exists(self.target):
+                    if files.exists(retired):
+                        raise JobError(
+                            f"output {self.target}: the interrupted commit left both {staging} "
+                            f"(new) and {retired} (old) beside an existing target; move the "
+                            f"one you want to {self.target} by hand and delete {self.journal}"
+                        )
+                    self._rename(self.target, retired)
+                    _step("after-retire")
+                self._rename(staging, self.target)
+                _step("after-move")
         elif not files.exists(self.target) and files.exists(retired):
             self._rename(retired, self.target)  # the new output is gone: keep the old one
         if files.exists(retired):
             files.delete(retired)
+        if files.exists(marker):
+            files.delete(marker)
 
     def _finish_marker(self, staging: str, new_files: list[str]) -> None:
         files, wanted = self.files, set(new_files)
@@ -283,15 +328,21 @@ class OutputCommit:
         if self.protocol == "rename":
             journal: dict[str, Any] = {
                 "protocol": "rename",
-                "staging": self.staging,
-                "retired": f"{self._prefix}replaced-{self.run}",
+                "run": self.run,
+                "staging": self._name_of(self.staging),
+                "retired": f".{self.name}.replaced-{self.run}",
             }
+            self.files.write(f"{self.staging}/{COMMIT_MARKER}", self.run)
         else:
             new_files = [f for f in self.files.files(self.staging) if f != SUCCESS]
-            journal = {"protocol": "marker", "staging": self.staging, "files": new_files}
+            journal = {
+                "protocol": "marker",
+                "staging": self._name_of(self.staging),
+                "files": new_files,
+            }
         self.files.write(self.journal, json.dumps(journal), exclusive=True)
-        _step("after-journal")
         try:
+            _step("after-journal")
             self._finish(journal)
         except Exception as exc:
             raise JobError(

@@ -123,14 +123,14 @@ def test_two_jobs_at_once_on_one_machine_never_share_an_output(tmp_path) -> None
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith((".first", ".second"))]
 
 
-def test_a_driver_killed_between_the_commits_renames_is_repaired_by_the_rerun(tmp_path) -> None:
+def test_a_driver_killed_during_an_overwrite_commit_is_repaired_by_the_rerun(tmp_path) -> None:
     source, ids = documents(tmp_path, 20)
     output = tmp_path / "out"
     args = ["--master", "local[2]", *job_args(source, output), "--mode", "overwrite"]
     assert submit(args).returncode == 0
-    killed = submit(args, env={"SPARK_DEBERTA_FAULT": "commit:after-retire"})
+    killed = submit(args, env={"SPARK_DEBERTA_FAULT": "commit:after-exchange"})
     assert killed.returncode != 0
-    assert not output.exists()  # the one moment with neither: both wait, hidden, journaled
+    assert_every_id_once(output, ids)  # the new output, swapped in whole; the old one hidden
     assert (tmp_path / ".out.commit").exists()
     rerun = submit(args)
     assert rerun.returncode == 0, rerun.stderr[-4000:]

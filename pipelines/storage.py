@@ -113,6 +113,9 @@ class OutputCommit:
         self.journal = self._prefix + "commit"
         self.staging = f"{self._prefix}writing-{self.run}"
         self._stop = threading.Event()
+        self._renewer = threading.Thread(
+            target=self._renew, name="spark-deberta-lease", daemon=True
+        )
         self._parent = parent
 
     # -- the lock ---------------------------------------------------------------------------
@@ -126,7 +129,7 @@ class OutputCommit:
         except BaseException:
             self._release()
             raise
-        threading.Thread(target=self._renew, name="spark-deberta-lease", daemon=True).start()
+        self._renewer.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -194,6 +197,8 @@ class OutputCommit:
 
     def _release(self) -> None:
         self._stop.set()
+        if self._renewer.is_alive():  # a renewal in flight must not recreate the lock
+            self._renewer.join(timeout=60)
         owner = self.files.read(self.lock)
         if owner and f'"{self.run}"' in owner:
             self.files.delete(self.lock)

@@ -50,6 +50,16 @@ def test_a_second_job_on_the_same_output_stops_at_once(spark, tmp_path) -> None:
     assert count(spark, target) == 4
 
 
+def test_a_running_job_keeps_its_lock_past_the_lease_by_renewing_it(spark, tmp_path) -> None:
+    target = str(tmp_path / "out")
+    for _ in range(3):  # and a finished job leaves no lock behind, even with fast renewals
+        with OutputCommit(spark, target, "overwrite", lease_s=0.3):
+            time.sleep(1.0)
+            with pytest.raises(JobError, match="being written by another job"):
+                OutputCommit(spark, target, "overwrite", lease_s=0.3).__enter__()
+        assert hidden(tmp_path) == []
+
+
 def test_an_output_that_appears_while_the_job_runs_is_not_replaced(spark, tmp_path) -> None:
     target = str(tmp_path / "out")
     with (

@@ -32,10 +32,8 @@ def exchange_local_folders(first: Path, second: Path) -> bool:
         ctypes.c_uint,
     ]
     renameat2.restype = ctypes.c_int
-    if (
-        renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
-        == 0
-    ):
+    paths = os.fsencode(first), os.fsencode(second)
+    if renameat2(_AT_FDCWD, paths[0], _AT_FDCWD, paths[1], _RENAME_EXCHANGE) == 0:
         return True
     code = ctypes.get_errno()
     if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):

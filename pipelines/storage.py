@@ -179,6 +179,8 @@ class OutputCommit:
             owner = json.loads(self.files.read(self.lock) or "{}")
         except ValueError:
             return None  # being written right now
+        if not isinstance(owner, dict):
+            return None
         if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
             try:
                 os.kill(owner["pid"], 0)

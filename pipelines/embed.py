@@ -312,10 +312,15 @@ def write_all_or_nothing(
     sums = [F.sum(F.size(column)).alias(name) for name, column in (sizes or {}).items()]
     # With exploded sentences a document spans rows: count its key instead of its rows.
     rows = F.count_distinct(row_key) if row_key else F.count(F.lit(1))
-    # The part files, not the folder: Spark's reader skips a hidden folder's name, with a warning.
-    parts = f"{output.staging}/*.parquet"
-    if output.files.matches(parts):
-        counted = spark.read.parquet(parts).select(rows.alias("rows"), *sums).first().asDict()
+    # The part files by name: Spark's reader warns about a hidden folder's name, and a glob
+    # sends it looking for a streaming metadata folder (another warning, with a stack trace).
+    parts = [
+        f"{output.staging}/{name}"
+        for name in output.files.files(output.staging)
+        if name.endswith(".parquet")
+    ]
+    if parts:
+        counted = spark.read.parquet(*parts).select(rows.alias("rows"), *sums).first().asDict()
     else:  # no rows, no files
         counted = dict.fromkeys(["rows", *(sizes or {})], 0)
     totals = {name: int(value or 0) for name, value in counted.items()}

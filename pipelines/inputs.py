@@ -300,7 +300,8 @@ def _check_ids(documents: DataFrame) -> None:
     """Refuse null or repeated ids, naming some, before the model runs."""
     missing = documents.where(F.col("id").isNull()).count()
     repeated = (
-        documents.groupBy("id")
+        documents.where(F.col("id").isNotNull())
+        .groupBy("id")
         .count()
         .where(F.col("count") > 1)
         .orderBy(F.col("count").desc(), "id")

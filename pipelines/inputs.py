@@ -29,8 +29,10 @@ from pipelines.storage import HadoopFiles
 
 #: What the job does with a record it cannot read: stop (default) or leave it out and count it.
 BAD_RECORD_MODES = ("fail", "skip")
-#: Rows of parsed CSV/JSON records; ``error`` says why a record could not be read.
-PARSED_SCHEMA = "id string, text string, error string"
+#: Rows of parsed CSV/JSON records (all strings); ``error`` says why one could not be read.
+PARSED_FIELDS = ("id", "text", "error")
+PARSED_SCHEMA = ", ".join(f"{name} string" for name in PARSED_FIELDS)
+_PARSED_ARROW_SCHEMA = pa.schema([(name, pa.string()) for name in PARSED_FIELDS])
 #: Parsed records per Arrow batch handed back to Spark.
 _BATCH_ROWS = 1024
 #: Bad records quoted in the job's error.
@@ -95,12 +97,11 @@ def _where(file: str, line: int) -> str:
 
 def _batches(records: Iterable[tuple[Any, Any, Any]]) -> Iterator[pa.RecordBatch]:
     """Parsed ``(id, text, error)`` records as Arrow batches of at most ``_BATCH_ROWS``."""
-    schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("error", pa.string())])
     records = iter(records)
     while chunk := list(itertools.islice(records, _BATCH_ROWS)):
         yield pa.RecordBatch.from_arrays(
             [pa.array(list(column), pa.string()) for column in zip(*chunk, strict=True)],
-            schema=schema,
+            schema=_PARSED_ARROW_SCHEMA,
         )
 
 

@@ -1,9 +1,9 @@
 """What every stage that runs an exported DeBERTa model shares.
 
 Loading (``loadSavedModel``, ``pretrained``, ``load``) with the manifest's task checked, the
-runtime parameters (batchSize, caseSensitive, maxSentenceLength, longSentenceStrategy, precision,
-executionProvider, threads), save/load that copies the model folder into the saved stage, and
-shipping the model files to executors (``SparkContext.addFile`` on classic sessions,
+runtime parameters (batchSize, caseSensitive, maxSentenceLength, longSentenceStrategy, engine,
+precision, executionProvider, threads), save/load that copies the model folder into the saved
+stage, and shipping the model files to executors (``SparkContext.addFile`` on classic sessions,
 ``SparkSession.addArtifacts`` on Spark Connect).
 """
 
@@ -22,9 +22,12 @@ from pyspark.sql import DataFrame, SparkSession
 
 from annotators.base import ANNOTATION_BYTES, AnnotatorModel
 from annotators.deberta.encoder import (
+    ENGINES,
     EXECUTION_PROVIDERS,
     LONG_SENTENCE_STRATEGIES,
     EncoderSettings,
+    EngineError,
+    check_engine,
     cuda_missing_message,
     shipped_file_name,
 )
@@ -212,10 +215,16 @@ class DebertaModelStage(AnnotatorModel):
         "reference's cut at maxSentenceLength)",
         _choice("longSentenceStrategy", LONG_SENTENCE_STRATEGIES),
     )
+    engine = Param(
+        Params._dummy(),
+        "engine",
+        "onnxruntime (exact to the reference model) or openvino (needs the openvino extra)",
+        _choice("engine", ENGINES),
+    )
     precision = Param(
         Params._dummy(),
         "precision",
-        "fp32 or int8 (needs model_int8.onnx)",
+        "fp32, int8 (needs model_int8.onnx) or bf16 (engine openvino, a CPU with bfloat16)",
         _choice("precision", tuple(PRECISIONS)),
     )
     executionProvider = Param(
@@ -227,7 +236,7 @@ class DebertaModelStage(AnnotatorModel):
     threads = Param(
         Params._dummy(),
         "threads",
-        "ONNX Runtime intra-op threads; 0 = the task's CPUs",
+        "the engine's inference threads; 0 = the task's CPUs",
         _bounded_int("threads", 0, 1024),
     )
     modelPath = Param(Params._dummy(), "modelPath", "the model folder", TypeConverters.toString)
@@ -239,6 +248,7 @@ class DebertaModelStage(AnnotatorModel):
             caseSensitive=True,
             maxSentenceLength=128,
             longSentenceStrategy="window",
+            engine="onnxruntime",
             precision="fp32",
             executionProvider="cpu",
             threads=0,
@@ -332,6 +342,12 @@ class DebertaModelStage(AnnotatorModel):
     def getPrecision(self) -> str:
         return self.getOrDefault(self.precision)
 
+    def setEngine(self, value: str) -> Self:
+        return self._set(engine=value)
+
+    def getEngine(self) -> str:
+        return self.getOrDefault(self.engine)
+
     def setExecutionProvider(self, value: str) -> Self:
         return self._set(executionProvider=value)
 
@@ -350,11 +366,12 @@ class DebertaModelStage(AnnotatorModel):
         folder = self.model_folder()
         precision = self.getPrecision()
         model_file = folder.model_file(precision)
+        check_engine(self.getEngine(), precision, self.getExecutionProvider())
         if self.getExecutionProvider() == "cuda":
             import onnxruntime as ort
 
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise RuntimeError(cuda_missing_message())
+                raise EngineError(cuda_missing_message())
         return EncoderSettings(
             model_dir=str(folder.path),
             model_file=model_file.name,
@@ -368,6 +385,8 @@ class DebertaModelStage(AnnotatorModel):
             long_sentence_strategy=self.getLongSentenceStrategy(),
             execution_provider=self.getExecutionProvider(),
             threads=self.getThreads(),
+            engine=self.getEngine(),
+            precision=precision,
             shipped_name=shipped_name,
         )
 

@@ -71,6 +71,7 @@ SHORTCUTS = {
     "batch_size": ("embeddings", "batchSize"),
     "max_sentence_length": ("embeddings", "maxSentenceLength"),
     "precision": ("embeddings", "precision"),
+    "engine": ("embeddings", "engine"),
 }
 
 
@@ -102,7 +103,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--classifier", help="also classify with this model folder or name")
     parser.add_argument("--batch-size", type=int, help="sentences per inference batch")
     parser.add_argument("--max-sentence-length", type=int, help="pieces per sequence")
-    parser.add_argument("--precision", choices=("fp32", "int8"))
+    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"))
+    parser.add_argument(
+        "--engine", choices=("onnxruntime", "openvino"), help="inference engine (embeddings)"
+    )
     parser.add_argument(
         "--spark-conf",
         help="spark-defaults style file applied when this command starts Spark "

@@ -17,8 +17,9 @@ Long sentences (more than ``max_sentence_length - 2`` pieces):
 
 Within a chunk of rows, sequences are sorted by length and batched up to ``batch_size``
 sequences and ``batch_size * max_sentence_length`` padded pieces, so padding stays small and
-memory is bounded whatever the documents' sizes. The ONNX Runtime session is created once per
-Python worker process, lazily, and cached by the model file's sha256.
+memory is bounded whatever the documents' sizes. The inference engine (ONNX Runtime, or
+OpenVINO reading the same ``model.onnx``) is created once per Python worker process, lazily, and
+cached by the model file's sha256 and the engine settings.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from annotators.deberta.package import SPM_FILE, ModelFolderError, file_sha256
 
 LONG_SENTENCE_STRATEGIES = ("window", "truncate")
 EXECUTION_PROVIDERS = ("cpu", "cuda")
+ENGINES = ("onnxruntime", "openvino")
+#: Precisions each engine runs. bf16 is OpenVINO computing in bfloat16 from the fp32 model file.
+ENGINE_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8")}
 _TOKEN_CACHE_LIMIT = 200_000
 
 
@@ -56,26 +60,52 @@ class EncoderSettings:
     long_sentence_strategy: str = "window"
     execution_provider: str = "cpu"
     threads: int = 0
+    engine: str = "onnxruntime"
+    precision: str = "fp32"
     shipped_name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-class Runtime:
-    """A SentencePiece processor and an ONNX Runtime session, one per process and model."""
+class EngineError(RuntimeError):
+    """An engine, precision or provider that cannot run here (not installed, no CPU support)."""
 
-    def __init__(self, settings: EncoderSettings, model_path: Path, spm_path: Path) -> None:
+
+def check_engine(engine: str, precision: str, execution_provider: str) -> None:
+    """Refuse a combination an engine cannot run, before any work (driver and worker)."""
+    allowed = ENGINE_PRECISIONS[engine]
+    if precision not in allowed:
+        other = [name for name, runs in ENGINE_PRECISIONS.items() if precision in runs]
+        hint = f"; use setEngine('{other[0]}')" if other else ""
+        raise EngineError(
+            f"precision '{precision}' does not run on engine '{engine}' (it runs "
+            f"{', '.join(allowed)}){hint}"
+        )
+    if engine == "openvino" and execution_provider != "cpu":
+        raise EngineError(
+            "engine 'openvino' runs on the CPU here; use executionProvider 'cpu', or engine "
+            "'onnxruntime' for 'cuda'"
+        )
+    if engine == "openvino":
+        _openvino()
+
+
+def _openvino() -> Any:
+    try:
+        import openvino
+    except ImportError as exc:
+        raise EngineError(
+            "engine 'openvino' needs the openvino package on the driver and every executor: "
+            "pip install 'spark-deberta[openvino]'"
+        ) from exc
+    return openvino
+
+
+class OnnxRuntimeEngine:
+    """An ONNX Runtime session: fp32 or int8 model file, CPU or CUDA."""
+
+    def __init__(self, settings: EncoderSettings, model_path: Path) -> None:
         import onnxruntime as ort
-        import sentencepiece as spm
 
-        if file_sha256(model_path) != settings.checksum:
-            raise ModelFolderError(
-                f"{model_path} does not match the sha256 checked on the driver: the copy that "
-                "reached this worker is corrupt or a different model"
-            )
-        self.processor = spm.SentencePieceProcessor()
-        self.processor.LoadFromSerializedProto(spm_path.read_bytes())
-        delimiter = self.processor.PieceToId("▁")
-        self.delimiter = delimiter if self.processor.IdToPiece(delimiter) == "▁" else None
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.threads or _task_cpus()
         options.inter_op_num_threads = 1
@@ -83,16 +113,82 @@ class Runtime:
         providers = ["CPUExecutionProvider"]
         if settings.execution_provider == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise RuntimeError(cuda_missing_message())
+                raise EngineError(cuda_missing_message())
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         self.session = ort.InferenceSession(str(model_path), options, providers=providers)
         if settings.execution_provider == "cuda" and (
             "CUDAExecutionProvider" not in self.session.get_providers()
         ):
-            raise RuntimeError(
+            raise EngineError(
                 "ONNX Runtime could not start its CUDA provider on this worker (no GPU, or a "
                 "CUDA/cuDNN mismatch); use setExecutionProvider('cpu') or fix the GPU setup"
             )
+        self.output = settings.output
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        return self.session.run([self.output], feeds)[0]
+
+
+class OpenVinoEngine:
+    """OpenVINO's CPU plugin compiling the model file: f32, or bf16 arithmetic on a CPU with
+    native bfloat16 (AVX512_BF16 or AMX); elsewhere bf16 is refused, never silently f32.
+
+    The compiled model is not cached on disk: compiling takes 1.6-2 s per worker process for the
+    xsmall shape, once per process, and a cache costs about 290 MB of disk per model and
+    precision on every executor.
+    """
+
+    def __init__(self, settings: EncoderSettings, model_path: Path) -> None:
+        ov = _openvino()
+        core = ov.Core()
+        if settings.precision == "bf16":
+            capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            if "BF16" not in capabilities:
+                raise EngineError(
+                    "precision 'bf16' needs a CPU with native bfloat16 (AVX512_BF16 or AMX); "
+                    f"this worker's CPU offers {', '.join(capabilities)}: use precision 'fp32'"
+                )
+        config = {
+            "INFERENCE_PRECISION_HINT": "bf16" if settings.precision == "bf16" else "f32",
+            "INFERENCE_NUM_THREADS": settings.threads or _task_cpus(),
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            # Several Python workers share the machine: pinned threads would pile up on the
+            # same cores.
+            "ENABLE_CPU_PINNING": False,
+        }
+        self.compiled = core.compile_model(core.read_model(str(model_path)), "CPU", config)
+        self.output = self.compiled.output(settings.output)
+        self._requests = threading.local()
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        # An infer request is not thread-safe; one per thread (LightPipeline may be shared).
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self.compiled.create_infer_request()
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        return request.infer(feeds)[self.output]
+
+
+class Runtime:
+    """A SentencePiece processor and an inference engine, one per process and model."""
+
+    def __init__(self, settings: EncoderSettings, model_path: Path, spm_path: Path) -> None:
+        import sentencepiece as spm
+
+        if file_sha256(model_path) != settings.checksum:
+            raise ModelFolderError(
+                f"{model_path} does not match the sha256 checked on the driver: the copy that "
+                "reached this worker is corrupt or a different model"
+            )
+        check_engine(settings.engine, settings.precision, settings.execution_provider)
+        self.processor = spm.SentencePieceProcessor()
+        self.processor.LoadFromSerializedProto(spm_path.read_bytes())
+        delimiter = self.processor.PieceToId("▁")
+        self.delimiter = delimiter if self.processor.IdToPiece(delimiter) == "▁" else None
+        engine = OpenVinoEngine if settings.engine == "openvino" else OnnxRuntimeEngine
+        self.engine: OnnxRuntimeEngine | OpenVinoEngine = engine(settings, model_path)
         self.settings = settings
         self._pieces: dict[str, list[int]] = {}
 
@@ -108,8 +204,7 @@ class Runtime:
         return ids
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
-        return self.session.run([self.settings.output], feeds)[0]
+        return self.engine.run(input_ids, attention_mask)
 
 
 def cuda_missing_message() -> str:
@@ -132,7 +227,7 @@ def _task_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-_RUNTIMES: dict[tuple[str, str, int], Runtime] = {}
+_RUNTIMES: dict[tuple[str, str, int, str, str], Runtime] = {}
 _LOCK = threading.Lock()
 
 
@@ -183,7 +278,13 @@ def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
 
 
 def runtime_for(settings: EncoderSettings) -> Runtime:
-    key = (settings.checksum, settings.execution_provider, settings.threads)
+    key = (
+        settings.checksum,
+        settings.execution_provider,
+        settings.threads,
+        settings.engine,
+        settings.precision,
+    )
     with _LOCK:
         found = _RUNTIMES.get(key)
         if found is None:

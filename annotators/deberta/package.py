@@ -36,7 +36,8 @@ MODEL_FILE = "model.onnx"
 INT8_MODEL_FILE = "model_int8.onnx"
 SPM_FILE = "spm.model"
 TASKS = ("embeddings", "sequence-classification")
-PRECISIONS = {"fp32": MODEL_FILE, "int8": INT8_MODEL_FILE}
+#: The model file each precision reads: bf16 is computed by the engine from the fp32 graph.
+PRECISIONS = {"fp32": MODEL_FILE, "bf16": MODEL_FILE, "int8": INT8_MODEL_FILE}
 EXPORT_HINT = (
     "export one with: spark-deberta export --checkpoint microsoft/deberta-v3-xsmall "
     "--out MODEL_DIR (needs the export extra and torch)"
@@ -289,7 +290,7 @@ def check_graphs(folder: ModelFolder) -> None:
             f"{folder.path / MANIFEST} lists inputs {expected}; this library feeds "
             f"{list(MODEL_INPUTS)}: re-export the model with spark-deberta export"
         )
-    for name in PRECISIONS.values():
+    for name in dict.fromkeys(PRECISIONS.values()):
         if name not in folder.manifest["files"]:
             continue
         file = folder.path / name

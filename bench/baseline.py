@@ -5,6 +5,8 @@ tokenizer, batches of ``batch_size`` sentences padded to the longest, truncated 
 ``max_length``, one vector per piece. The model is cached per Python worker (a module global, as
 users do with ``--py-files``), and torch gets the task's cores, the best setting for it (its
 default of every core per worker oversubscribes the machine when several tasks run at once).
+With ``sort_by_length`` it is what a careful user writes: each Arrow batch's sentences are
+tokenized once, run in batches of similar length (little padding), and put back in order.
 
 This lives in an importable module, not in ``bench/run.py``, so that the cache survives from task
 to task in a reused worker.
@@ -35,7 +37,9 @@ def _model(checkpoint: str) -> tuple[Any, Any]:
     return _MODELS[checkpoint]
 
 
-def embed_sentences(checkpoint: str, batch_size: int, max_length: int) -> Any:
+def embed_sentences(
+    checkpoint: str, batch_size: int, max_length: int, sort_by_length: bool = False
+) -> Any:
     """A pandas UDF: sentence -> array of per-piece vectors."""
 
     @F.pandas_udf("array<array<float>>")
@@ -44,11 +48,16 @@ def embed_sentences(checkpoint: str, batch_size: int, max_length: int) -> Any:
 
         tokenizer, model = _model(checkpoint)
         for texts in batches:
-            out: list[list[Any]] = []
-            for start in range(0, len(texts), batch_size):
-                chunk = texts.iloc[start : start + batch_size].fillna("").tolist()
+            rows = texts.fillna("").tolist()
+            order = list(range(len(rows)))
+            if sort_by_length:
+                ids = tokenizer(rows, truncation=True, max_length=max_length)["input_ids"]
+                order.sort(key=lambda i: len(ids[i]))
+            out: list[Any] = [None] * len(rows)
+            for start in range(0, len(rows), batch_size):
+                chunk = order[start : start + batch_size]
                 encoded = tokenizer(
-                    chunk,
+                    [rows[i] for i in chunk],
                     padding=True,
                     truncation=True,
                     max_length=max_length,
@@ -58,7 +67,8 @@ def embed_sentences(checkpoint: str, batch_size: int, max_length: int) -> Any:
                 with torch.inference_mode():
                     hidden = model(**encoded).last_hidden_state.numpy()
                 lengths = encoded["attention_mask"].sum(dim=1).tolist()
-                out.extend(list(hidden[row, :length]) for row, length in enumerate(lengths))
+                for row, (index, length) in enumerate(zip(chunk, lengths, strict=True)):
+                    out[index] = list(hidden[row, :length])
             yield pd.Series(out)
 
     return embed

@@ -9,16 +9,20 @@ exactly microsoft/deberta-v3-xsmall's configuration (speed does not depend on th
 values), exports it with our exporter (fp32 and int8), and times, on the same real sentences
 (data/bench, public domain):
 
-1. ceiling: ONNX Runtime alone in this process on pre-computed piece ids, globally length-sorted,
-   best batch size, all cores;
+1. ceiling: ONNX Runtime fp32 alone in this process on pre-computed piece ids, globally
+   length-sorted, best batch size, all cores; 1b: the same for OpenVINO bf16;
 2. ours fp32: the job (DocumentAssembler -> SentenceDetector -> Tokenizer -> DeBertaEmbeddings,
    written to Parquet) in local[*];
-3. ours int8: the same with the int8 model;
-   (2c: ours fp32 again with the transport PySpark 3.5 and 4.0 use, ``mapInArrow``, forced
-   with ``SPARK_DEBERTA_TRANSPORT``; 2b: ours fp32 on the corpus as a few long documents)
+   (2b: on the corpus as a few long documents; 2c: with the transport PySpark 3.5 and 4.0 use,
+   ``mapInArrow``, forced with ``SPARK_DEBERTA_TRANSPORT``; 2d: on the OpenVINO engine)
+3. ours int8: the same with the int8 model; 3b: OpenVINO bf16;
 4. baseline: DebertaV2Model in PyTorch in a pandas UDF (bench/baseline.py), same sentences, same
-   Spark settings;
+   Spark settings; 4b: the same with length-sorted batches, as a careful user writes it;
 5. LightPipeline: single texts, latency per call.
+
+It also measures the machine's matmul peak (torch, every core) for fp32, bf16 and int8, and
+gives each path's fraction of the peak of its precision: real pieces/s x model FLOPs per piece
+(``flops_per_piece``) / peak.
 
 Each Spark path runs in a fresh SparkContext: its start-up (a one-document job: Python workers,
 model load, first batch) is timed first, then one untimed warm-up run of the corpus (every
@@ -76,7 +80,26 @@ CPU_FLAGS = (
     "amx_tile",
     "amx_int8",
 )
-GOALS = {"fp32_vs_ceiling": 0.85, "fp32_vs_baseline": 1.5, "int8_vs_fp32": 1.4}
+#: Ratio -> (goal, whether the ratio must exceed it rather than reach it).
+GOALS = {
+    "fp32_vs_ceiling": (0.90, False),
+    "bf16_vs_its_ceiling": (0.90, False),
+    "best_vs_fp32": (1.6, False),
+    "fp32_vs_baseline": (1.5, False),
+    "fp32_vs_sorted_baseline": (1.0, True),
+    "int8_vs_fp32": (1.4, False),
+}
+CEILING = "1 ceiling: ONNX Runtime fp32 alone"
+BF16_CEILING = "1b ceiling: OpenVINO bf16 alone"
+OURS_FP32 = "2 ours fp32"
+OURS_OPENVINO_FP32 = "2d ours fp32, OpenVINO"
+OURS_INT8 = "3 ours int8"
+OURS_BF16 = "3b ours bf16, OpenVINO"
+BASELINE = "4 baseline: PyTorch pandas UDF"
+SORTED_BASELINE = "4b baseline: PyTorch pandas UDF, length-sorted batches"
+LIGHT = "5 LightPipeline, single texts"
+#: The precision whose peak each path is measured against.
+ROW_PRECISION = {BF16_CEILING: "bf16", OURS_INT8: "int8", OURS_BF16: "bf16"}
 
 
 def log(message: str) -> None:
@@ -290,12 +313,18 @@ def ours_padding(sequences: Sequences, batch_size: int, max_length: int, chunk: 
 
 
 def ceiling(
-    sequences: Sequences, folder: Path, runs: int, cores: int
+    sequences: Sequences,
+    folder: Path,
+    runs: int,
+    cores: int,
+    engine: str = "onnxruntime",
+    precision: str = "fp32",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """ONNX Runtime alone, our session options, every core, best batch size."""
+    """An engine alone, our engine settings, every core, best batch size."""
     from annotators.deberta.encoder import Runtime, model_location
 
-    settings = job_stages(folder)[3].setThreads(cores).shipped_settings()
+    stage = job_stages(folder)[3].setThreads(cores).setEngine(engine).setPrecision(precision)
+    settings = stage.shipped_settings()
     started = time.perf_counter()
     runtime = Runtime(settings, *model_location(settings))
     special = settings.special_tokens
@@ -367,12 +396,12 @@ def fresh_spark(cores: int) -> Iterator[Any]:
 
 
 def ours(
-    spark: Any, documents_file: Path, folder: Path, output: Path, precision: str
+    spark: Any, documents_file: Path, folder: Path, output: Path, precision: str, engine: str
 ) -> dict[str, object]:
     from pipelines.embed import parse_args, run
 
     argv = ["--input", str(documents_file), "--output", str(output), "--mode", "overwrite"]
-    argv += ["--model", str(folder), "--set", f"embeddings.precision={precision}"]
+    argv += ["--model", str(folder), "--precision", precision, "--engine", engine]
     argv += ["--set", "job.progress_interval_s=0"]
     return run(parse_args(argv), spark)
 
@@ -385,30 +414,39 @@ def run_ours(
     runs: int,
     cores: int,
     warm_up: bool = True,
+    engine: str = "onnxruntime",
 ) -> dict[str, Any]:
-    corpus = work / f"documents-{len(documents)}-{precision}.txt"
+    corpus = work / f"documents-{len(documents)}.txt"
     corpus.write_text("\n".join(documents) + "\n", encoding="utf-8")
     one = work / "one-document.txt"
     one.write_text(documents[0] + "\n", encoding="utf-8")
+    output = work / f"out-{engine}-{precision}"
     with fresh_spark(cores) as spark, WorkerMemory() as memory:
         row = spark_path(
             runs,
-            lambda: ours(spark, one, folder, work / "out-startup", precision),
-            lambda: ours(spark, corpus, folder, work / f"out-{precision}", precision),
+            lambda: ours(spark, one, folder, work / "out-startup", precision, engine),
+            lambda: ours(spark, corpus, folder, output, precision, engine),
             warm_up=warm_up,
         )
     return {**row, "rss_mib": memory.peak_mib()}
 
 
 def run_baseline(
-    work: Path, sentences: list[str], checkpoint: Path, runs: int, cores: int
+    work: Path,
+    sentences: list[str],
+    checkpoint: Path,
+    runs: int,
+    cores: int,
+    sort_by_length: bool = False,
 ) -> dict[str, Any]:
     from bench.baseline import embed_sentences
 
     def job(spark: Any, rows: list[str], output: Path) -> None:
         frame = spark.createDataFrame([(i, s) for i, s in enumerate(rows)], "id long, text string")
         frame = frame.repartition(spark.sparkContext.defaultParallelism)
-        embed = embed_sentences(str(checkpoint), batch_size=8, max_length=128)
+        embed = embed_sentences(
+            str(checkpoint), batch_size=8, max_length=128, sort_by_length=sort_by_length
+        )
         frame.withColumn("embeddings", embed("text")).write.mode("overwrite").parquet(str(output))
 
     with fresh_spark(cores) as spark, WorkerMemory() as memory:
@@ -420,8 +458,11 @@ def run_baseline(
     return {**row, "rss_mib": memory.peak_mib()}
 
 
-def baseline_positions(sentences: list[str], checkpoint: Path) -> tuple[int, float]:
-    """Real positions the baseline computes, and its padding (batches of 8, input order)."""
+def baseline_positions(
+    sentences: list[str], checkpoint: Path, shares: int
+) -> tuple[int, float, float]:
+    """Real positions the baseline computes, and its padding with batches of 8 in input order
+    and length-sorted within each of ``shares`` round-robin shares (the partitions)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
@@ -429,7 +470,15 @@ def baseline_positions(sentences: list[str], checkpoint: Path) -> tuple[int, flo
         len(ids) for ids in tokenizer(sentences, truncation=True, max_length=128)["input_ids"]
     ]
     batches = [list(range(s, min(s + 8, len(lengths)))) for s in range(0, len(lengths), 8)]
-    return sum(lengths), padding_efficiency(lengths, batches)
+    sorted_batches = []
+    for share in range(shares):
+        indices = sorted(range(share, len(lengths), shares), key=lengths.__getitem__)
+        sorted_batches += [indices[s : s + 8] for s in range(0, len(indices), 8)]
+    return (
+        sum(lengths),
+        padding_efficiency(lengths, batches),
+        padding_efficiency(lengths, sorted_batches),
+    )
 
 
 def run_light(documents: list[str], folder: Path, calls: int) -> dict[str, Any]:
@@ -455,26 +504,72 @@ def run_light(documents: list[str], folder: Path, calls: int) -> dict[str, Any]:
     }
 
 
-def int8_cosine(sequences: Sequences, folder: Path, sample: int = 200) -> float:
-    """Mean cosine similarity of int8 to fp32 token vectors on corpus sentences."""
-    import onnxruntime as ort
+def cosine_to_fp32(
+    sequences: Sequences, folder: Path, engine: str, precision: str, sample: int = 300
+) -> dict[str, float]:
+    """Cosine similarity of token vectors to ONNX Runtime fp32's, over every third corpus
+    sequence up to ``sample`` (mean and minimum), one sequence per run (no padding)."""
+    from annotators.deberta.encoder import runtime_for
 
-    from annotators.deberta.package import load_model_folder
-
-    model = load_model_folder(folder)
-    special = model.manifest["special_tokens"]
-    sessions = [
-        ort.InferenceSession(str(model.model_file(p)), providers=["CPUExecutionProvider"])
-        for p in ("fp32", "int8")
-    ]
+    stage = job_stages(folder)[3]
+    special = stage.model_folder().manifest["special_tokens"]
+    reference = runtime_for(stage.settings())
+    other = runtime_for(stage.setEngine(engine).setPrecision(precision).settings())
     cosines = []
-    for piece_ids in sequences.pieces[:sample]:
+    for piece_ids in sequences.pieces[::3][:sample]:
         ids = np.array([[special["[CLS]"], *piece_ids, special["[SEP]"]]], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-        fp32, int8 = (s.run(None, feeds)[0][0] for s in sessions)
-        dots = (fp32 * int8).sum(-1)
-        cosines.extend(dots / (np.linalg.norm(fp32, axis=-1) * np.linalg.norm(int8, axis=-1)))
-    return round(float(np.mean(cosines)), 5)
+        mask = np.ones_like(ids)
+        a, b = reference.run(ids, mask)[0], other.run(ids, mask)[0]
+        cosines.extend((a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)))
+    return {"mean": round(float(np.mean(cosines)), 6), "min": round(float(np.min(cosines)), 6)}
+
+
+# -- the machine's peak and the model's FLOPs ------------------------------------------------
+
+
+def matmul_peaks(cores: int, size: int = 2048, reps: int = 10) -> dict[str, float]:
+    """GFLOP/s (GOP/s for int8) of a square matmul with torch on ``cores`` threads: the
+    practical peak of each precision on this CPU."""
+    import torch
+
+    torch.set_num_threads(cores)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    operands = {
+        "fp32": (a, b, torch.matmul),
+        "bf16": (a.bfloat16(), b.bfloat16(), torch.matmul),
+        "int8": (
+            torch.randint(-128, 128, (size, size), dtype=torch.int8),
+            torch.randint(-128, 128, (size, size), dtype=torch.int8),
+            torch._int_mm,
+        ),
+    }
+    peaks = {}
+    for name, (x, y, multiply) in operands.items():
+        multiply(x, y)
+        repeat = lambda x=x, y=y, m=multiply: [m(x, y) for _ in range(reps)]  # noqa: E731
+        best = min(timed(repeat) for _ in (1, 2))
+        peaks[name] = round(2 * size**3 * reps / best / 1e9, 1)
+    return peaks
+
+
+def flops_per_piece(checkpoint: Path, mean_length: float) -> dict[str, float]:
+    """Model FLOPs for one real piece (2 per multiply-add), by part, per the config.
+
+    Counted per layer: the Q, K, V and output projections (4 h^2) and the feed-forward
+    (2 h i), the attention scores and weighted sum over the sequence (2 L h, L the mean padded
+    length), and DeBERTa's content-to-position and position-to-content scores against the
+    2 x position_buckets relative positions (2 x 2k h). Not counted: the per-batch projection
+    of the relative positions, softmax, layer norms, embeddings and padding.
+    """
+    config = json.loads((checkpoint / "config.json").read_text())
+    h, i, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    span = 2 * (config.get("position_buckets") or config["max_position_embeddings"])
+    parts = {
+        "dense": 2 * layers * (4 * h * h + 2 * h * i),
+        "attention": 2 * layers * 2 * mean_length * h,
+        "relative": 2 * layers * 2 * span * h,
+    }
+    return {**{k: round(v) for k, v in parts.items()}, "total": round(sum(parts.values()))}
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -489,31 +584,45 @@ def report(result: dict[str, Any]) -> str:
         f"{result['machine']['cores']} cores: {result['machine']['cpu']} "
         f"({' '.join(result['machine']['cpu_flags'])})",
         "",
-        "| path | sentences/s | pieces/s | padding | start-up s | worker peak RSS MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| path | sentences/s | pieces/s | of peak | padding | start-up s | worker peak RSS MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, row in rows.items():
         if "seconds" not in row:
             continue
         lines.append(
             f"| {name} | {row.get('sentences', sentences) / row['seconds']:.1f} "
-            f"| {row['positions'] / row['seconds']:.0f}"
+            f"| {row['positions'] / row['seconds']:.0f} | {row['of_peak']:.2f} ({row['peak']})"
             f" | {row.get('padding', '')} | {row['startup_s']:.1f} | {row.get('rss_mib', '')} |"
         )
-    light = rows["5 LightPipeline, single texts"]
+    flops, peaks = result["flops_per_piece"], result["peaks"]
+    light = rows[LIGHT]
     lines += [
         "",
         f"LightPipeline, {light['calls']} single paragraphs: p50 {light['p50_ms']:.1f} ms, "
         f"p95 {light['p95_ms']:.1f} ms per call; start-up {light['startup_s']:.1f} s.",
         "",
+        f"Of peak: pieces/s x {flops['total'] / 1e6:.1f} MFLOP per piece (dense "
+        f"{flops['dense'] / 1e6:.1f}, attention {flops['attention'] / 1e6:.1f}, relative "
+        f"positions {flops['relative'] / 1e6:.1f}) / the matmul peak of the path's precision, "
+        f"measured in this run: fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f} GFLOP/s, "
+        f"int8 {peaks['int8']:.0f} GOP/s.",
+        "",
         "| ratio (sentences/s) | value | goal |",
         "| --- | ---: | ---: |",
     ]
     for name, value in result["ratios"].items():
-        goal = GOALS[name]
-        mark = "met" if value >= goal else "not met"
-        lines.append(f"| {name.replace('_', ' ')} | {value:.2f} | >= {goal} ({mark}) |")
-    lines += ["", f"int8 cosine similarity to fp32 (token vectors): {result['int8_cosine']}"]
+        goal, strict = GOALS[name]
+        mark = "met" if (value > goal if strict else value >= goal) else "not met"
+        sign = ">" if strict else ">="
+        lines.append(f"| {name.replace('_', ' ')} | {value:.2f} | {sign} {goal} ({mark}) |")
+    cosines = result["cosine_to_fp32"]
+    lines += [
+        "",
+        f"Best path (best vs fp32): {result['best']}.",
+        "Cosine similarity of token vectors to ONNX Runtime fp32 (mean, min): "
+        + "; ".join(f"{k} {v['mean']}, {v['min']}" for k, v in cosines.items()),
+    ]
     lines += [
         f"Spark 3.5/4.0's transport (mapInArrow) against 4.1+'s (arrow_udf), fp32 sentences/s: "
         f"{result['map_in_arrow_vs_arrow_udf']:.2f}"
@@ -551,18 +660,32 @@ def main(argv: list[str] | None = None) -> int:
     # Start the JVM and warm its first Parquet write now, so no path's start-up includes them.
     with fresh_spark(cores) as spark:
         spark.range(100).write.mode("overwrite").parquet(str(runs_dir / "warm-up"))
+    log("matmul peaks")
+    peaks = matmul_peaks(cores)
     log("LightPipeline")
     light = run_light(documents, folder, args.light_calls)
     log("planning the corpus on the driver")
     sequences = plan_corpus(documents, folder)
     positions = sequences.real_positions
-    log(f"{len(sequences.sentences)} sentences, {len(sequences.pieces)} sequences; ceiling")
-    ceiling_row, sweep = ceiling(sequences, folder, args.runs, cores)
-    rows: dict[str, dict[str, Any]] = {"1 ceiling: ONNX Runtime alone": ceiling_row}
+    log(f"{len(sequences.sentences)} sentences, {len(sequences.pieces)} sequences; ceilings")
+    rows: dict[str, dict[str, Any]] = {}
+    sweeps = {}
+    for name, engine, precision in (
+        (CEILING, "onnxruntime", "fp32"),
+        (BF16_CEILING, "openvino", "bf16"),
+    ):
+        rows[name], sweeps[name] = ceiling(sequences, folder, args.runs, cores, engine, precision)
     padding = ours_padding(sequences, batch_size=8, max_length=128, chunk=256)
-    for name, precision in (("2 ours fp32", "fp32"), ("3 ours int8", "int8")):
+    for name, engine, precision in (
+        (OURS_FP32, "onnxruntime", "fp32"),
+        (OURS_OPENVINO_FP32, "openvino", "fp32"),
+        (OURS_INT8, "onnxruntime", "int8"),
+        (OURS_BF16, "openvino", "bf16"),
+    ):
         log(name)
-        rows[name] = run_ours(runs_dir, documents, folder, precision, args.runs, cores)
+        rows[name] = run_ours(
+            runs_dir, documents, folder, precision, args.runs, cores, engine=engine
+        )
         rows[name]["padding"] = padding
     # The transport of Spark 3.5/4.0 (mapInArrow: whole rows through Python), here, same run.
     from annotators.spark_compat import MAP_IN_ARROW, TRANSPORT_ENV
@@ -585,25 +708,44 @@ def main(argv: list[str] | None = None) -> int:
         sentences=len(long_plan.sentences),
     )
     rows[f"2b ours fp32, as {LONG_DOCUMENTS} long documents (1 run)"] = long_row
-    log("4 baseline: PyTorch pandas UDF")
-    rows["4 baseline: PyTorch pandas UDF"] = run_baseline(
-        runs_dir, sequences.sentences, checkpoint, args.runs, cores
+    for name, sort_by_length in ((BASELINE, False), (SORTED_BASELINE, True)):
+        log(name)
+        rows[name] = run_baseline(
+            runs_dir, sequences.sentences, checkpoint, args.runs, cores, sort_by_length
+        )
+    baseline_real, baseline_padding, sorted_padding = baseline_positions(
+        sequences.sentences, checkpoint, cores
     )
-    baseline_real, baseline_padding = baseline_positions(sequences.sentences, checkpoint)
+    rows[BASELINE]["padding"] = baseline_padding
+    rows[SORTED_BASELINE]["padding"] = sorted_padding
+    mean_length = positions / len(sequences.pieces) / padding
+    flops = flops_per_piece(checkpoint, mean_length)
     for name, row in rows.items():
         row.setdefault("positions", baseline_real if name.startswith("4") else positions)
-    rows["4 baseline: PyTorch pandas UDF"]["padding"] = baseline_padding
-    rows["5 LightPipeline, single texts"] = light
+        row["peak"] = ROW_PRECISION.get(name, "fp32")
+        achieved = row["positions"] / row["seconds"] * flops["total"] / 1e9
+        row["of_peak"] = round(achieved / peaks[row["peak"]], 5)
+    rows[LIGHT] = light
 
     def rate(name: str) -> float:
         return len(sequences.sentences) / rows[name]["seconds"]
 
+    best = max((OURS_FP32, OURS_OPENVINO_FP32, OURS_INT8, OURS_BF16), key=rate)
     ratios = {
-        "fp32_vs_ceiling": rate("2 ours fp32") / rate("1 ceiling: ONNX Runtime alone"),
-        "fp32_vs_baseline": rate("2 ours fp32") / rate("4 baseline: PyTorch pandas UDF"),
-        "int8_vs_fp32": rate("3 ours int8") / rate("2 ours fp32"),
+        "fp32_vs_ceiling": rate(OURS_FP32) / rate(CEILING),
+        "bf16_vs_its_ceiling": rate(OURS_BF16) / rate(BF16_CEILING),
+        "best_vs_fp32": rate(best) / rate(OURS_FP32),
+        "fp32_vs_baseline": rate(OURS_FP32) / rate(BASELINE),
+        "fp32_vs_sorted_baseline": rate(OURS_FP32) / rate(SORTED_BASELINE),
+        "int8_vs_fp32": rate(OURS_INT8) / rate(OURS_FP32),
     }
-    transport_cost = rate(TRANSPORT_ROW) / rate("2 ours fp32")
+    transport_cost = rate(TRANSPORT_ROW) / rate(OURS_FP32)
+    log("cosine similarity to fp32")
+    cosines = {
+        "OpenVINO fp32": cosine_to_fp32(sequences, folder, "openvino", "fp32"),
+        "OpenVINO bf16": cosine_to_fp32(sequences, folder, "openvino", "bf16"),
+        "int8": cosine_to_fp32(sequences, folder, "onnxruntime", "int8"),
+    }
     result = {
         "shape": args.shape,
         "runs": args.runs,
@@ -615,11 +757,14 @@ def main(argv: list[str] | None = None) -> int:
             "sequences": len(sequences.pieces),
             "positions": positions,
         },
+        "peaks": peaks,
+        "flops_per_piece": flops,
         "rows": rows,
+        "best": best,
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
         "map_in_arrow_vs_arrow_udf": round(transport_cost, 3),
-        "ceiling_sweep": sweep,
-        "int8_cosine": int8_cosine(sequences, folder),
+        "ceiling_sweeps": sweeps,
+        "cosine_to_fp32": cosines,
     }
     table = report(result)
     args.out.mkdir(parents=True, exist_ok=True)

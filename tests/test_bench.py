@@ -26,7 +26,7 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "tiny.json").read_text())
     rows = result["rows"]
-    assert len(rows) == 7
+    assert len(rows) == 11
     assert result["corpus"]["sentences"] >= 30
     for name, row in rows.items():
         assert row["startup_s"] > 0, name
@@ -36,8 +36,27 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
         if name[0] in "234":  # Spark paths: the workers' memory was seen
             assert row["rss_mib"] > 50, name
     assert rows["5 LightPipeline, single texts"]["p95_ms"] > 0
-    assert set(result["ratios"]) == {"fp32_vs_ceiling", "fp32_vs_baseline", "int8_vs_fp32"}
-    assert 0.99 < result["int8_cosine"] <= 1.0
+    assert set(result["ratios"]) == {
+        "fp32_vs_ceiling",
+        "bf16_vs_its_ceiling",
+        "best_vs_fp32",
+        "fp32_vs_baseline",
+        "fp32_vs_sorted_baseline",
+        "int8_vs_fp32",
+    }
+    for name, row in rows.items():
+        if "seconds" in row:
+            assert 0 < row["of_peak"] < 1.5 and row["peak"] in ("fp32", "bf16", "int8"), name
+    assert set(result["peaks"]) == {"fp32", "bf16", "int8"}
+    assert result["flops_per_piece"]["total"] > result["flops_per_piece"]["dense"] > 0
+    cosines = result["cosine_to_fp32"]
+    assert cosines["OpenVINO fp32"]["min"] > 0.99999
+    assert 0.999 < cosines["OpenVINO bf16"]["mean"] <= 1.0 and 0.99 < cosines["int8"]["mean"] <= 1
+    # The sorted baseline pads less than the one in input order.
+    assert (
+        rows["4b baseline: PyTorch pandas UDF, length-sorted batches"]["padding"]
+        > rows["4 baseline: PyTorch pandas UDF"]["padding"]
+    )
     assert result["map_in_arrow_vs_arrow_udf"] > 0
     table = (tmp_path / "out" / "tiny.md").read_text()
     assert "| 2 ours fp32 |" in table and "fp32 vs baseline" in table

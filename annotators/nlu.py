@@ -59,8 +59,11 @@ def load(
     remote_loc: str | None = None,
     case_sensitive: bool | None = None,
     max_sentence_length: int | None = None,
+    engine: str | None = None,
+    precision: str | None = None,
 ) -> OneLiner:
-    """A ready pipeline for ``reference`` (see the module docstring)."""
+    """A ready pipeline for ``reference`` (see the module docstring); ``engine`` and
+    ``precision`` as on the stage (``engine="openvino", precision="bf16"``)."""
     folder, wanted = _folder_for(reference, lang, remote_loc)
     task = load_model_folder(folder).manifest["task"]
     if wanted is not None and task != wanted:
@@ -81,6 +84,11 @@ def load(
         stage.setCaseSensitive(case_sensitive)
     if max_sentence_length is not None:
         stage.setMaxSentenceLength(max_sentence_length)
+    if engine is not None:
+        stage.setEngine(engine)
+    if precision is not None:
+        stage.setPrecision(precision)
+    stage.settings()  # refuse an engine and precision that cannot run, now
     model = PipelineModel(
         [
             DocumentAssembler().setInputCol("text").setOutputCol("document"),

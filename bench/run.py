@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import queue
 import re
 import shutil
 import statistics
@@ -320,7 +321,10 @@ def ceiling(
     engine: str = "onnxruntime",
     precision: str = "fp32",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """An engine alone, our engine settings, every core, best batch size."""
+    """An engine alone on pre-computed, globally length-sorted batches, our engine settings,
+    at the best batch size of a sweep, the better of two layouts: one process with a thread per
+    core, and a process per core with one thread each (the job's own layout), each process
+    taking every other batch."""
     from annotators.deberta.encoder import Runtime, model_location
 
     stage = job_stages(folder)[3].setThreads(cores).setEngine(engine).setPrecision(precision)
@@ -358,15 +362,86 @@ def ceiling(
     best = max(sweep, key=sweep.__getitem__)
     prepared = batches_of(best, order)
     seconds, times = median_time(runs, lambda: [runtime.run(*b) for b in prepared])
+    layouts = {f"1 process x {cores} threads": (seconds, times)}
+    processes = min(cores, len(prepared))  # a tiny corpus may make a single batch
+    if processes > 1:
+        layouts[f"{processes} processes x 1 thread"] = parallel_ceiling(
+            folder, engine, precision, prepared, runs, processes
+        )
+    layout = min(layouts, key=lambda name: layouts[name][0])
     groups = [order[s : s + best] for s in range(0, len(order), best)]
     row = {
-        "seconds": seconds,
-        "times": times,
+        "seconds": layouts[layout][0],
+        "times": layouts[layout][1],
+        "layout": layout,
         "startup_s": startup,
         "batch_size": best,
         "padding": padding_efficiency(lengths, groups),
     }
-    return row, {"sequences_per_s_by_batch_size": sweep}
+    by_layout = {name: round(len(order) / t, 1) for name, (t, _) in layouts.items()}
+    return row, {"sequences_per_s_by_batch_size": sweep, "sequences_per_s_by_layout": by_layout}
+
+
+def _ceiling_process(
+    folder: str,
+    engine: str,
+    precision: str,
+    batches: list[tuple[np.ndarray, np.ndarray]],
+    runs: int,
+    start: Any,
+    times: Any,
+) -> None:
+    """One single-threaded engine timing its share of the batches, in step with the others."""
+    from annotators.deberta.encoder import Runtime, model_location
+
+    stage = job_stages(Path(folder))[3].setThreads(1).setEngine(engine).setPrecision(precision)
+    settings = stage.shipped_settings()
+    runtime = Runtime(settings, *model_location(settings))
+    runtime.run(*batches[0])
+    for _ in range(runs):
+        start.wait()
+        times.put(timed(lambda: [runtime.run(*b) for b in batches]))
+
+
+def parallel_ceiling(
+    folder: Path,
+    engine: str,
+    precision: str,
+    batches: list[tuple[np.ndarray, np.ndarray]],
+    runs: int,
+    processes: int,
+) -> tuple[float, list[float]]:
+    """Wall time of ``processes`` single-threaded engines sharing the batches (median of
+    ``runs``; each run lasts until the slowest process finishes)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start, times = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(
+            target=_ceiling_process,
+            args=(str(folder), engine, precision, batches[n::processes], runs, start, times),
+            daemon=True,  # a failed sibling leaves the others at the barrier: they must not
+            # keep this process from exiting
+        )
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def next_time() -> float:
+        while True:
+            try:
+                return times.get(timeout=5)
+            except queue.Empty:
+                failed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                if failed:
+                    raise RuntimeError(f"a ceiling process failed (exit codes {failed})") from None
+
+    walls = [max(next_time() for _ in workers) for _ in range(runs)]
+    for worker in workers:
+        worker.join()
+    return statistics.median(walls), walls
 
 
 # -- Spark paths -----------------------------------------------------------------------------

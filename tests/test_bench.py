@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--shape", "tiny"]
-    command += ["--sentences", "30", "--runs", "1", "--light-calls", "5"]
+    command += ["--sentences", "60", "--runs", "1", "--light-calls", "5"]
     command += ["--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
@@ -49,6 +49,9 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
             assert 0 < row["of_peak"] < 1.5 and row["peak"] in ("fp32", "bf16", "int8"), name
     assert set(result["peaks"]) == {"fp32", "bf16", "int8"}
     assert result["flops_per_piece"]["total"] > result["flops_per_piece"]["dense"] > 0
+    for name in ("1 ceiling: ONNX Runtime fp32 alone", "1b ceiling: OpenVINO bf16 alone"):
+        layouts = result["ceiling_sweeps"][name]["sequences_per_s_by_layout"]
+        assert "1 process x 2 threads" in layouts and rows[name]["layout"] in layouts
     cosines = result["cosine_to_fp32"]
     assert cosines["OpenVINO fp32"]["min"] > 0.99999
     assert 0.999 < cosines["OpenVINO bf16"]["mean"] <= 1.0 and 0.99 < cosines["int8"]["mean"] <= 1

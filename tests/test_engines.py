@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from annotators import LightPipeline
+from annotators import LightPipeline, nlu
 from annotators.deberta.encoder import EngineError, runtime_for
 from pipelines.embed import parse_args, run
 from tests.conftest import annotations_of
@@ -155,3 +155,16 @@ def test_job_runs_openvino_bf16_from_the_command_line(spark, tmp_path) -> None:
     cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     assert cosine.min() >= BF16_MIN_COSINE
     assert 0 < np.abs(a - b).max() <= BF16_MAX_DIFFERENCE
+
+
+@needs_bf16
+def test_one_liner_takes_engine_and_precision() -> None:
+    text = CASES["english"]["text"]
+    frame = nlu.load("en.embed.deberta_v3_tiny_random", engine="openvino", precision="bf16")
+    default = nlu.load("en.embed.deberta_v3_tiny_random").predict(text)
+    got = frame.predict(text)
+    assert got["token"].tolist() == default["token"].tolist()
+    a, b = np.stack(got["embedding"].tolist()), np.stack(default["embedding"].tolist())
+    assert 0 < np.abs(a - b).max() <= BF16_MAX_DIFFERENCE
+    with pytest.raises(EngineError, match="'bf16' does not run on engine 'onnxruntime'"):
+        nlu.load("en.embed.deberta_v3_tiny_random", precision="bf16")

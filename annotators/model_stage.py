@@ -26,9 +26,7 @@ from annotators.deberta.encoder import (
     EXECUTION_PROVIDERS,
     LONG_SENTENCE_STRATEGIES,
     EncoderSettings,
-    EngineError,
     check_engine,
-    cuda_missing_message,
     shipped_file_name,
 )
 from annotators.deberta.package import (
@@ -367,11 +365,6 @@ class DebertaModelStage(AnnotatorModel):
         precision = self.getPrecision()
         model_file = folder.model_file(precision)
         check_engine(self.getEngine(), precision, self.getExecutionProvider())
-        if self.getExecutionProvider() == "cuda":
-            import onnxruntime as ort
-
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise EngineError(cuda_missing_message())
         return EncoderSettings(
             model_dir=str(folder.path),
             model_file=model_file.name,

@@ -32,7 +32,8 @@ from annotators import (
     SentenceEmbeddings,
     Tokenizer,
 )
-from annotators.deberta.package import ModelFolderError, resolve_model
+from annotators.deberta.encoder import ENGINES
+from annotators.deberta.package import PRECISIONS, ModelFolderError, resolve_model
 from annotators.spark_compat import is_connect
 from pipelines.config import (
     DEFAULT_CONFIG,
@@ -103,10 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--classifier", help="also classify with this model folder or name")
     parser.add_argument("--batch-size", type=int, help="sentences per inference batch")
     parser.add_argument("--max-sentence-length", type=int, help="pieces per sequence")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"))
-    parser.add_argument(
-        "--engine", choices=("onnxruntime", "openvino"), help="inference engine (embeddings)"
-    )
+    parser.add_argument("--precision", choices=tuple(PRECISIONS))
+    parser.add_argument("--engine", choices=ENGINES, help="inference engine (embeddings)")
     parser.add_argument(
         "--spark-conf",
         help="spark-defaults style file applied when this command starts Spark "

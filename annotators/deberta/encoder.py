@@ -87,6 +87,15 @@ def check_engine(engine: str, precision: str, execution_provider: str) -> None:
         )
     if engine == "openvino":
         _openvino()
+    if execution_provider == "cuda":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise EngineError(
+                "executionProvider 'cuda' was asked for, but this onnxruntime build has no "
+                "CUDAExecutionProvider; install onnxruntime-gpu on the driver and executors, or "
+                "use 'cpu'"
+            )
 
 
 def _openvino() -> Any:
@@ -111,9 +120,7 @@ class OnnxRuntimeEngine:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = ["CPUExecutionProvider"]
-        if settings.execution_provider == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise EngineError(cuda_missing_message())
+        if settings.execution_provider == "cuda":  # check_engine saw the provider installed
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         self.session = ort.InferenceSession(str(model_path), options, providers=providers)
         if settings.execution_provider == "cuda" and (
@@ -205,13 +212,6 @@ class Runtime:
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.engine.run(input_ids, attention_mask)
-
-
-def cuda_missing_message() -> str:
-    return (
-        "executionProvider 'cuda' was asked for, but this onnxruntime build has no "
-        "CUDAExecutionProvider; install onnxruntime-gpu on the driver and executors, or use 'cpu'"
-    )
 
 
 def _task_cpus() -> int:

@@ -22,6 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from annotators.deberta.encoder import padded_batch  # noqa: E402
+from annotators.deberta.package import load_model_folder  # noqa: E402
 from bench.run import load_documents, plan_corpus  # noqa: E402
 
 FOLDER = ROOT / "bench" / ".work" / "xsmall" / "models" / "model"
@@ -29,16 +31,12 @@ WORK = ROOT / "bench" / ".work" / "int8_probe"
 
 
 def batches(pieces: list[list[int]], indices: list[int], size: int = 8) -> list[dict]:
+    special = load_model_folder(FOLDER).manifest["special_tokens"]
     indices = sorted(indices, key=lambda i: len(pieces[i]))
     out = []
     for start in range(0, len(indices), size):
-        group = indices[start : start + size]
-        width = max(len(pieces[i]) for i in group) + 2
-        ids = np.zeros((len(group), width), np.int64)
-        mask = np.zeros_like(ids)
-        for row, i in enumerate(group):
-            ids[row, : len(pieces[i]) + 2] = [1, *pieces[i], 2]
-            mask[row, : len(pieces[i]) + 2] = 1
+        group = [pieces[i] for i in indices[start : start + size]]
+        ids, mask = padded_batch(group, special)
         out.append({"input_ids": ids, "attention_mask": mask})
     return out
 

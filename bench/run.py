@@ -313,6 +313,15 @@ def ours_padding(sequences: Sequences, batch_size: int, max_length: int, chunk: 
     return padding_efficiency(lengths, batches)
 
 
+def fresh_runtime(folder: Path, engine: str, precision: str, threads: int) -> Any:
+    """A new runtime (not the process's cached one) with the job's embeddings settings."""
+    from annotators.deberta.encoder import Runtime, model_location
+
+    stage = job_stages(folder)[3].setThreads(threads).setEngine(engine).setPrecision(precision)
+    settings = stage.shipped_settings()
+    return Runtime(settings, *model_location(settings))
+
+
 def ceiling(
     sequences: Sequences,
     folder: Path,
@@ -325,29 +334,19 @@ def ceiling(
     at the best batch size of a sweep, the better of two layouts: one process with a thread per
     core, and a process per core with one thread each (the job's own layout), each process
     taking every other batch."""
-    from annotators.deberta.encoder import Runtime, model_location
+    from annotators.deberta.encoder import padded_batch
 
-    stage = job_stages(folder)[3].setThreads(cores).setEngine(engine).setPrecision(precision)
-    settings = stage.shipped_settings()
     started = time.perf_counter()
-    runtime = Runtime(settings, *model_location(settings))
-    special = settings.special_tokens
+    runtime = fresh_runtime(folder, engine, precision, cores)
+    special = runtime.settings.special_tokens
     lengths = [len(p) + 2 for p in sequences.pieces]
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
 
     def batches_of(size: int, indices: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        out = []
-        for start in range(0, len(indices), size):
-            group = indices[start : start + size]
-            width = max(lengths[i] for i in group)
-            ids = np.full((len(group), width), special["[PAD]"], dtype=np.int64)
-            mask = np.zeros((len(group), width), dtype=np.int64)
-            for row, i in enumerate(group):
-                piece_ids = sequences.pieces[i]
-                ids[row, : len(piece_ids) + 2] = [special["[CLS]"], *piece_ids, special["[SEP]"]]
-                mask[row, : len(piece_ids) + 2] = 1
-            out.append((ids, mask))
-        return out
+        return [
+            padded_batch([sequences.pieces[i] for i in indices[start : start + size]], special)
+            for start in range(0, len(indices), size)
+        ]
 
     first = batches_of(8, order[:8])[0]
     runtime.run(*first)
@@ -392,11 +391,7 @@ def _ceiling_process(
     times: Any,
 ) -> None:
     """One single-threaded engine timing its share of the batches, in step with the others."""
-    from annotators.deberta.encoder import Runtime, model_location
-
-    stage = job_stages(Path(folder))[3].setThreads(1).setEngine(engine).setPrecision(precision)
-    settings = stage.shipped_settings()
-    runtime = Runtime(settings, *model_location(settings))
+    runtime = fresh_runtime(Path(folder), engine, precision, threads=1)
     runtime.run(*batches[0])
     for _ in range(runs):
         start.wait()

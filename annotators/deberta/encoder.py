@@ -38,9 +38,9 @@ from annotators.deberta.package import SPM_FILE, ModelFolderError, file_sha256
 
 LONG_SENTENCE_STRATEGIES = ("window", "truncate")
 EXECUTION_PROVIDERS = ("cpu", "cuda")
-ENGINES = ("onnxruntime", "openvino")
 #: Precisions each engine runs. bf16 is OpenVINO computing in bfloat16 from the fp32 model file.
 ENGINE_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8")}
+ENGINES = tuple(ENGINE_PRECISIONS)
 _TOKEN_CACHE_LIMIT = 200_000
 
 
@@ -445,19 +445,27 @@ def encode(
     return out
 
 
+def padded_batch(
+    piece_lists: Sequence[Sequence[int]], special: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``[CLS] pieces [SEP]`` per row, padded with ``[PAD]`` to the longest, and its attention
+    mask: the model's two inputs."""
+    width = max(len(pieces) for pieces in piece_lists) + 2
+    input_ids = np.full((len(piece_lists), width), special["[PAD]"], dtype=np.int64)
+    mask = np.zeros_like(input_ids)
+    for row, pieces in enumerate(piece_lists):
+        length = len(pieces)
+        input_ids[row, 0] = special["[CLS]"]
+        input_ids[row, 1 : length + 1] = pieces
+        input_ids[row, length + 1] = special["[SEP]"]
+        mask[row, : length + 2] = 1
+    return input_ids, mask
+
+
 def _run_batch(
     batch: list[_Sequence], runtime: Runtime, special: dict[str, int], out: np.ndarray
 ) -> None:
-    width = max(len(s.piece_ids) for s in batch) + 2
-    input_ids = np.full((len(batch), width), special["[PAD]"], dtype=np.int64)
-    mask = np.zeros((len(batch), width), dtype=np.int64)
-    for row, sequence in enumerate(batch):
-        length = len(sequence.piece_ids)
-        input_ids[row, 0] = special["[CLS]"]
-        input_ids[row, 1 : length + 1] = sequence.piece_ids
-        input_ids[row, length + 1] = special["[SEP]"]
-        mask[row, : length + 2] = 1
-    output = runtime.run(input_ids, mask)
+    output = runtime.run(*padded_batch([s.piece_ids for s in batch], special))
     for row, sequence in enumerate(batch):
         for target, position in sequence.targets:
             # (batch, sequence, hidden) gives the piece's vector; (batch, labels) the logits

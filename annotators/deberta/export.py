@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from annotators.deberta.encoder import padded_batch
 from annotators.deberta.package import (
     FORMAT_VERSION,
     INT8_MODEL_FILE,
@@ -91,13 +92,8 @@ def _parity_inputs(
     batches = []
     low = max(special.values()) + 1
     for lengths in PARITY_BATCHES:
-        width = max(lengths) + 2
-        ids = np.full((len(lengths), width), special["[PAD]"], dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, length in enumerate(lengths):
-            body = rng.integers(low, vocab, size=length)
-            ids[row, : length + 2] = [special["[CLS]"], *body, special["[SEP]"]]
-            mask[row, : length + 2] = 1
+        bodies = [rng.integers(low, vocab, size=length) for length in lengths]
+        ids, mask = padded_batch(bodies, special)
         batches.append({"input_ids": ids, "attention_mask": mask})
     return batches
 

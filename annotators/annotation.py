@@ -28,6 +28,8 @@ TOKEN = "token"
 WORD_EMBEDDINGS = "word_embeddings"
 SENTENCE_EMBEDDINGS = "sentence_embeddings"
 CATEGORY = "category"
+NAMED_ENTITY = "named_entity"
+CHUNK = "chunk"
 
 ANNOTATOR_TYPE_KEY = "annotatorType"
 

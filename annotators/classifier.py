@@ -29,7 +29,7 @@ from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict, mak
 from annotators.base import AnnotateFn, BatchAnnotateFn, StageInputError, keyword_only
 from annotators.deberta.encoder import (
     EncoderSettings,
-    _Sequence,
+    PieceSequence,
     encode,
     group_by_sentence,
     plan_pair,
@@ -62,33 +62,39 @@ class ScoringSettings:
     regression: bool = False
 
 
-def _activate(logits: np.ndarray, scoring: ScoringSettings) -> np.ndarray:
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax in float64 (scores are compared with PyTorch's to 1e-4)."""
     logits = logits.astype(np.float64)
+    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def _activate(logits: np.ndarray, scoring: ScoringSettings) -> np.ndarray:
     if scoring.regression:
-        return logits
-    if scoring.activation == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-logits))
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+        return logits.astype(np.float64)
+    return sigmoid(logits) if scoring.activation == "sigmoid" else softmax(logits)
 
 
-def _score_text(value: float) -> str:
+def score_text(value: float) -> str:
+    """A score as metadata text: a float32's shortest repr, as the reference writes it."""
     return str(np.float32(value))
 
 
-def _category(
+def category_annotations(
     begin: int, end: int, sentence: str, scores: np.ndarray, scoring: ScoringSettings
 ) -> list[AnnotationDict]:
     """The category annotations for one scored unit (a sentence, a document or a pair)."""
     if scoring.regression:
-        score = _score_text(scores[0])
+        score = score_text(scores[0])
         return [
             make_annotation(CATEGORY, begin, end, score, {"sentence": sentence, "score": score})
         ]
     metadata = {"sentence": sentence}
-    metadata.update(
-        {label: _score_text(s) for label, s in zip(scoring.labels, scores, strict=True)}
-    )
+    metadata.update({label: score_text(s) for label, s in zip(scoring.labels, scores, strict=True)})
     if scoring.activation == "sigmoid":
         chosen = [
             label for label, s in zip(scoring.labels, scores, strict=True) if s > scoring.threshold
@@ -98,7 +104,7 @@ def _category(
     return [make_annotation(CATEGORY, begin, end, label, dict(metadata)) for label in chosen]
 
 
-def _sentence_spans(documents: list[AnnotationDict]) -> dict[str, tuple[int, int]]:
+def sentence_spans(documents: list[AnnotationDict]) -> dict[str, tuple[int, int]]:
     spans = {}
     for index, document in enumerate(documents):
         key = (document.get("metadata") or {}).get("sentence", str(index))
@@ -114,7 +120,7 @@ def classify_rows(
     """Category annotations per row; rows are (documents, tokens[, second tokens])."""
     runtime = runtime_for(settings)
     lower = not settings.case_sensitive
-    sequences: list[_Sequence] = []
+    sequences: list[PieceSequence] = []
     # per row: list of (begin, end, sentence key, output rows to average, extra metadata)
     units: list[list[tuple[int, int, str, range, dict[str, str]]]] = []
     pairs = [len(row) == 3 for row in rows]
@@ -143,7 +149,7 @@ def classify_rows(
                 )
             units.append(row_units)
             continue
-        spans = _sentence_spans(documents)
+        spans = sentence_spans(documents)
         for sentence in group_by_sentence(tokens):
             key = (sentence[0].get("metadata") or {}).get("sentence", "0")
             planned = plan_text(text_pieces(sentence, runtime, lower), settings, len(sequences))
@@ -161,10 +167,10 @@ def classify_rows(
         out: list[AnnotationDict] = []
         if scoring.coalesce and row_units and not pair:  # a pair is one unit already
             averaged = np.mean(unit_scores, axis=0)
-            out = _category(row_units[0][0], row_units[-1][1], "0", averaged, scoring)
+            out = category_annotations(row_units[0][0], row_units[-1][1], "0", averaged, scoring)
         else:
             for (begin, end, key, _, extra), unit in zip(row_units, unit_scores, strict=True):
-                for annotation in _category(begin, end, key, unit, scoring):
+                for annotation in category_annotations(begin, end, key, unit, scoring):
                     annotation["metadata"].update(extra)
                     out.append(annotation)
         outputs.append(out)

@@ -271,3 +271,97 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
         docs = F.coalesce(docs.cast(_RELAXED_ARRAY_TYPE), F.array().cast(_RELAXED_ARRAY_TYPE))
         output = self.getOutputCol()
         return with_column(dataset, output, docs, column_metadata(DOCUMENT))
+
+
+class MultiDocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+    """Several text columns -> several ``document`` columns, the i-th input to the i-th output
+    (Spark NLP's MultiDocumentAssembler; question answering takes a question and a context).
+
+    Each pair behaves exactly as a ``DocumentAssembler`` with the same ``idCol``,
+    ``metadataCol`` and ``cleanupMode``.
+    """
+
+    inputCols = Param(
+        Params._dummy(), "inputCols", "input text columns", TypeConverters.toListString
+    )
+    outputCols = Param(
+        Params._dummy(), "outputCols", "output annotation columns", TypeConverters.toListString
+    )
+    idCol = DocumentAssembler.idCol
+    metadataCol = DocumentAssembler.metadataCol
+    cleanupMode = DocumentAssembler.cleanupMode
+
+    output_annotator_type = DOCUMENT
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCols: list[str] | None = None,
+        idCol: str | None = None,
+        metadataCol: str | None = None,
+        cleanupMode: str = "disabled",
+    ) -> None:
+        super().__init__()
+        self._setDefault(cleanupMode="disabled")
+        self._set(**self._input_kwargs)
+
+    def setInputCols(self, *value: str | list[str]) -> MultiDocumentAssembler:
+        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
+        return self._set(inputCols=list(cols))
+
+    def getInputCols(self) -> list[str]:
+        return self.getOrDefault(self.inputCols)
+
+    def setOutputCols(self, *value: str | list[str]) -> MultiDocumentAssembler:
+        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
+        return self._set(outputCols=list(cols))
+
+    def getOutputCols(self) -> list[str]:
+        return self.getOrDefault(self.outputCols)
+
+    def setIdCol(self, value: str) -> MultiDocumentAssembler:
+        return self._set(idCol=value)
+
+    def setMetadataCol(self, value: str) -> MultiDocumentAssembler:
+        return self._set(metadataCol=value)
+
+    def setCleanupMode(self, value: str) -> MultiDocumentAssembler:
+        return self._set(cleanupMode=value)
+
+    def getCleanupMode(self) -> str:
+        return self.getOrDefault(self.cleanupMode)
+
+    def assemblers(self) -> list[DocumentAssembler]:
+        """One DocumentAssembler per input column: what this stage runs, on Spark and in
+        LightPipeline."""
+        for param in (self.inputCols, self.outputCols):
+            if not self.isDefined(param):
+                raise ValueError(
+                    f"MultiDocumentAssembler: {param.name} is not set; call "
+                    f"set{param.name[0].upper()}{param.name[1:]}([...])"
+                )
+        inputs, outputs = self.getInputCols(), self.getOutputCols()
+        if len(inputs) != len(outputs) or not inputs:
+            raise ValueError(
+                f"MultiDocumentAssembler: inputCols {inputs} and outputCols {outputs} must "
+                "name the same number of columns (at least one)"
+            )
+        if len(set(outputs)) != len(outputs):
+            raise ValueError(f"MultiDocumentAssembler: outputCols {outputs} repeat a name")
+        stages = []
+        for source, target in zip(inputs, outputs, strict=True):
+            stage = DocumentAssembler(
+                inputCol=source, outputCol=target, cleanupMode=self.getCleanupMode()
+            )
+            for param in (self.idCol, self.metadataCol):
+                if self.isDefined(param):
+                    stage._set(**{param.name: self.getOrDefault(param)})
+            stages.append(stage)
+        return stages
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        for stage in self.assemblers():
+            dataset = stage.transform(dataset)
+        return dataset

@@ -14,7 +14,7 @@ from sparknlp.annotation import Annotation
 
 from annotators.annotation import AnnotationDict, to_spark_nlp
 from annotators.base import AnnotatorModel, BatchAnnotateFn, chunk_bounds
-from annotators.document import DocumentAssembler
+from annotators.document import DocumentAssembler, MultiDocumentAssembler
 
 #: One input: a text, or a row as ``{input column: text}`` for pipelines with several
 #: DocumentAssemblers (sentence pairs).
@@ -35,7 +35,12 @@ def _text_for(column: str, text: Text) -> str | None:
 def _flatten(stages: Iterable[Transformer]) -> list[Transformer]:
     out: list[Transformer] = []
     for stage in stages:
-        out.extend(_flatten(stage.stages) if isinstance(stage, PipelineModel) else [stage])
+        if isinstance(stage, PipelineModel):
+            out.extend(_flatten(stage.stages))
+        elif isinstance(stage, MultiDocumentAssembler):
+            out.extend(stage.assemblers())
+        else:
+            out.append(stage)
     return out
 
 

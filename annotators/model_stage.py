@@ -52,6 +52,9 @@ MIN_SENTENCE_LENGTH = 3
 STAGE_FOR_TASK = {
     "embeddings": "DeBertaEmbeddings",
     "sequence-classification": "DeBertaForSequenceClassification",
+    "token-classification": "DeBertaForTokenClassification",
+    "question-answering": "DeBertaForQuestionAnswering",
+    "zero-shot-classification": "DeBertaForZeroShotClassification",
 }
 _MODEL_SUBDIR = "model"
 
@@ -370,7 +373,9 @@ class DebertaModelStage(AnnotatorModel):
             model_file=model_file.name,
             checksum=folder.checksum(precision),
             special_tokens=dict(folder.manifest["special_tokens"]),
-            output=folder.manifest["output"],
+            output=(
+                output if isinstance(output := folder.manifest["output"], str) else tuple(output)
+            ),
             output_size=self._output_size(folder),
             case_sensitive=self.getCaseSensitive(),
             max_sentence_length=self.getMaxSentenceLength(),

@@ -11,6 +11,7 @@ import json
 import sys
 
 from annotators.deberta.export import ExportError, export_checkpoint
+from annotators.deberta.package import TASKS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -21,9 +22,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--checkpoint", required=True, help="checkpoint folder or Hugging Face hub id"
     )
     parser.add_argument("--out", required=True, help="model folder to write")
-    parser.add_argument(
-        "--task", default="embeddings", choices=("embeddings", "sequence-classification")
-    )
+    parser.add_argument("--task", default="embeddings", choices=TASKS)
     parser.add_argument("--quantize", choices=("int8",), help="also write an int8 model")
     parser.add_argument("--name", help="model name for pretrained() (default: from the checkpoint)")
     parser.add_argument("--lang", default="en", help="language code (default: en)")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class EncoderSettings:
     model_file: str
     checksum: str
     special_tokens: dict[str, int]
-    output: str
+    output: str | tuple[str, ...]  # several (QA's start and end logits) are stacked last
     output_size: int  # hidden size (embeddings) or number of labels (classifier)
     case_sensitive: bool = True
     max_sentence_length: int = 128
@@ -63,7 +63,15 @@ class EncoderSettings:
     engine: str = "onnxruntime"
     precision: str = "fp32"
     shipped_name: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return (self.output,) if isinstance(self.output, str) else tuple(self.output)
+
+
+def stack_outputs(results: list[np.ndarray]) -> np.ndarray:
+    """One output as it is; several (start and end logits) stacked on a last axis."""
+    return results[0] if len(results) == 1 else np.stack(results, axis=-1)
 
 
 class EngineError(RuntimeError):
@@ -130,11 +138,11 @@ class OnnxRuntimeEngine:
                 "ONNX Runtime could not start its CUDA provider on this worker (no GPU, or a "
                 "CUDA/cuDNN mismatch); use setExecutionProvider('cpu') or fix the GPU setup"
             )
-        self.output = settings.output
+        self.outputs = list(settings.outputs)
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
-        return self.session.run([self.output], feeds)[0]
+        return stack_outputs(self.session.run(self.outputs, feeds))
 
 
 class OpenVinoEngine:
@@ -166,7 +174,7 @@ class OpenVinoEngine:
             "ENABLE_CPU_PINNING": False,
         }
         self.compiled = core.compile_model(core.read_model(str(model_path)), "CPU", config)
-        self.output = self.compiled.output(settings.output)
+        self.outputs = [self.compiled.output(name) for name in settings.outputs]
         self._requests = threading.local()
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -175,7 +183,8 @@ class OpenVinoEngine:
         if request is None:
             request = self._requests.request = self.compiled.create_infer_request()
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
-        return request.infer(feeds)[self.output]
+        results = request.infer(feeds)
+        return stack_outputs([results[output] for output in self.outputs])
 
 
 class Runtime:
@@ -297,7 +306,7 @@ def runtime_for(settings: EncoderSettings) -> Runtime:
 
 
 @dataclass
-class _Sequence:
+class PieceSequence:
     piece_ids: list[int]
     # (index into the chunk's output rows, position of the token's first piece in piece_ids;
     # CLS_POSITION for a token without pieces)
@@ -331,7 +340,7 @@ def best_window(position: int, starts: Sequence[int], window: int) -> int:
 
 def plan_sentence(
     token_pieces: list[list[int]], settings: EncoderSettings, first_output: int
-) -> tuple[list[_Sequence], list[int]]:
+) -> tuple[list[PieceSequence], list[int]]:
     """Sequences for one sentence, and the indices of the tokens that get a vector."""
     limit = settings.max_sentence_length - 2
     if settings.long_sentence_strategy == "truncate":
@@ -352,9 +361,9 @@ def plan_sentence(
             (first_output + n, firsts[i] if token_pieces[i] else CLS_POSITION)
             for n, i in enumerate(kept)
         ]
-        return [_Sequence(flat, targets)], kept
+        return [PieceSequence(flat, targets)], kept
     starts = window_starts(len(flat), limit)
-    sequences = [_Sequence(flat[s : s + limit], []) for s in starts]
+    sequences = [PieceSequence(flat[s : s + limit], []) for s in starts]
     for i, first in enumerate(firsts):
         w = best_window(min(first, len(flat) - 1), starts, limit)
         position = first - starts[w] if token_pieces[i] else CLS_POSITION
@@ -370,43 +379,75 @@ def group_by_sentence(tokens: list[AnnotationDict]) -> list[list[AnnotationDict]
     return list(groups.values())
 
 
+@dataclass(frozen=True)
+class PlannedToken:
+    """A token that gets an output row: the annotation, its text as fed to the model
+    (lower-cased when the model is not case-sensitive) and its piece ids."""
+
+    token: AnnotationDict
+    text: str
+    pieces: list[int]
+
+
+def plan_token_rows(
+    rows: list[list[AnnotationDict]], runtime: Runtime, settings: EncoderSettings
+) -> tuple[list[list[PlannedToken]], list[PieceSequence]]:
+    """Each row's tokens that get an output (in output-row order) and the sequences to run.
+
+    Shared by the per-token stages (embeddings, token classification): output row ``i`` of
+    ``encode(sequences, ...)`` belongs to the ``i``-th planned token over all rows.
+    """
+    lower = not settings.case_sensitive
+    planned_rows: list[list[PlannedToken]] = []
+    sequences: list[PieceSequence] = []
+    count = 0
+    for tokens in rows:
+        planned: list[PlannedToken] = []
+        for sentence in group_by_sentence(tokens):
+            texts = [t["result"].lower() if lower else t["result"] for t in sentence]
+            pieces = [runtime.token_pieces(text) for text in texts]
+            sentence_sequences, kept = plan_sentence(pieces, settings, count)
+            sequences.extend(sentence_sequences)
+            planned.extend(PlannedToken(sentence[i], texts[i], pieces[i]) for i in kept)
+            count += len(kept)
+        planned_rows.append(planned)
+    return planned_rows, sequences
+
+
+def sentence_key(annotation: AnnotationDict) -> str:
+    return (annotation.get("metadata") or {}).get("sentence", "0")
+
+
 def embed_rows(
     rows: list[list[AnnotationDict]], settings: EncoderSettings
 ) -> list[list[AnnotationDict]]:
     """Word-embedding annotations for each row's tokens (the stage's core)."""
     runtime = runtime_for(settings)
-    lower = not settings.case_sensitive
+    planned_rows, sequences = plan_token_rows(rows, runtime, settings)
+    vectors = encode(sequences, sum(map(len, planned_rows)), runtime, settings)
     outputs: list[list[AnnotationDict]] = []
-    sequences: list[_Sequence] = []
-    pending: list[AnnotationDict] = []
-    for tokens in rows:
+    index = 0
+    for planned in planned_rows:
         row_out: list[AnnotationDict] = []
-        for sentence in group_by_sentence(tokens):
-            texts = [t["result"].lower() if lower else t["result"] for t in sentence]
-            pieces = [runtime.token_pieces(text) for text in texts]
-            planned, kept = plan_sentence(pieces, settings, len(pending))
-            sequences.extend(planned)
-            for i in kept:
-                token = sentence[i]
-                annotation = {
+        for item in planned:
+            token = item.token
+            row_out.append(
+                {
                     "annotatorType": WORD_EMBEDDINGS,
                     "begin": token["begin"],
                     "end": token["end"],
-                    "result": texts[i],
+                    "result": item.text,
                     "metadata": {
-                        "sentence": (token.get("metadata") or {}).get("sentence", "0"),
-                        "token": texts[i],
-                        "pieceId": str(pieces[i][0] if pieces[i] else CLS_POSITION),
+                        "sentence": sentence_key(token),
+                        "token": item.text,
+                        "pieceId": str(item.pieces[0] if item.pieces else CLS_POSITION),
                         "isWordStart": "true",
                     },
-                    "embeddings": None,
+                    "embeddings": vectors[index],
                 }
-                pending.append(annotation)
-                row_out.append(annotation)
+            )
+            index += 1
         outputs.append(row_out)
-    vectors = encode(sequences, len(pending), runtime, settings)
-    for index, annotation in enumerate(pending):
-        annotation["embeddings"] = vectors[index]
     return outputs
 
 
@@ -434,7 +475,7 @@ def plan_batches(lengths: Sequence[int], batch_size: int, budget: int) -> list[l
 
 
 def encode(
-    sequences: list[_Sequence], count: int, runtime: Runtime, settings: EncoderSettings
+    sequences: list[PieceSequence], count: int, runtime: Runtime, settings: EncoderSettings
 ) -> np.ndarray:
     """Run the sequences in length-sorted, padded batches; gather each target's vector."""
     out = np.zeros((count, settings.output_size), dtype=np.float32)
@@ -463,7 +504,7 @@ def padded_batch(
 
 
 def _run_batch(
-    batch: list[_Sequence], runtime: Runtime, special: dict[str, int], out: np.ndarray
+    batch: list[PieceSequence], runtime: Runtime, special: dict[str, int], out: np.ndarray
 ) -> None:
     output = runtime.run(*padded_batch([s.piece_ids for s in batch], special))
     for row, sequence in enumerate(batch):
@@ -477,7 +518,7 @@ def _run_batch(
 
 def plan_text(
     token_pieces: list[list[int]], settings: EncoderSettings, first_output: int
-) -> list[_Sequence]:
+) -> list[PieceSequence]:
     """Sequences that classify one text; each has its own output row, to be averaged.
 
     ``truncate`` keeps the reference's cut (the first ``max - 2`` tokens, then pieces); ``window``
@@ -488,16 +529,16 @@ def plan_text(
         token_pieces = token_pieces[:limit]
     flat = [piece for pieces in token_pieces for piece in pieces]
     if settings.long_sentence_strategy == "truncate" or len(flat) <= limit:
-        return [_Sequence(flat[:limit], [(first_output, 0)])]
+        return [PieceSequence(flat[:limit], [(first_output, 0)])]
     return [
-        _Sequence(flat[start : start + limit], [(first_output + n, 0)])
+        PieceSequence(flat[start : start + limit], [(first_output + n, 0)])
         for n, start in enumerate(window_starts(len(flat), limit))
     ]
 
 
 def plan_pair(
     first: list[int], second: list[int], settings: EncoderSettings, output: int
-) -> tuple[_Sequence, bool]:
+) -> tuple[PieceSequence, bool]:
     """``[CLS] a [SEP] b [SEP]``, cut longest-first to fit; and whether anything was cut."""
     room = settings.max_sentence_length - 3
     a, b = len(first), len(second)
@@ -508,7 +549,7 @@ def plan_pair(
             b -= 1
     sep = settings.special_tokens["[SEP]"]
     truncated = (a, b) != (len(first), len(second))
-    return _Sequence([*first[:a], sep, *second[:b]], [(output, 0)]), truncated
+    return PieceSequence([*first[:a], sep, *second[:b]], [(output, 0)]), truncated
 
 
 def text_pieces(tokens: list[AnnotationDict], runtime: Runtime, lower: bool) -> list[list[int]]:

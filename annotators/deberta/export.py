@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from annotators.deberta.encoder import padded_batch
+from annotators.deberta.encoder import padded_batch, stack_outputs
 from annotators.deberta.package import (
     FORMAT_VERSION,
     INT8_MODEL_FILE,
@@ -131,7 +131,37 @@ def _run_onnx(path: Path, batches: list[dict[str, np.ndarray]]) -> list[np.ndarr
     options = ort.SessionOptions()
     options.intra_op_num_threads = min(4, os.cpu_count() or 1)
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return [session.run(None, batch)[0] for batch in batches]
+    return [stack_outputs(session.run(None, batch)) for batch in batches]
+
+
+#: Each task's Hugging Face class (in transformers), graph outputs and whether its outputs are
+#: per position (compared at every unpadded position) or per sequence.
+TASK_HEADS: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "embeddings": ("DebertaV2Model", ("last_hidden_state",), True),
+    "sequence-classification": ("DebertaV2ForSequenceClassification", ("logits",), False),
+    "zero-shot-classification": ("DebertaV2ForSequenceClassification", ("logits",), False),
+    "token-classification": ("DebertaV2ForTokenClassification", ("logits",), True),
+    "question-answering": (
+        "DebertaV2ForQuestionAnswering",
+        ("start_logits", "end_logits"),
+        True,
+    ),
+}
+
+
+def _labels(task: str, config: Any) -> list[str] | None:
+    """The labels in output order; a zero-shot model must be an NLI model (entailment)."""
+    if task in ("embeddings", "question-answering"):
+        return None
+    labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+    if task == "zero-shot-classification" and not any(
+        label.lower().startswith("entail") for label in labels
+    ):
+        raise ExportError(
+            f"zero-shot-classification needs an NLI model whose labels include entailment; "
+            f"this checkpoint's labels are {labels}"
+        )
+    return labels
 
 
 def export_checkpoint(
@@ -150,7 +180,6 @@ def export_checkpoint(
         import onnx
         import torch
         import transformers
-        from transformers import DebertaV2ForSequenceClassification, DebertaV2Model
     except ImportError as exc:
         raise ExportError(
             "export needs torch, transformers and onnx: pip install torch==2.13.0 "
@@ -158,10 +187,8 @@ def export_checkpoint(
         ) from exc
     import onnxruntime as ort
 
-    if task not in ("embeddings", "sequence-classification"):
-        raise ExportError(
-            f"task '{task}' is not supported; use embeddings or sequence-classification"
-        )
+    if task not in TASK_HEADS:
+        raise ExportError(f"task '{task}' is not supported; use one of: {', '.join(TASK_HEADS)}")
     if quantize not in (None, "int8"):
         raise ExportError(f"quantize '{quantize}' is not supported; use int8")
     target = Path(out).expanduser().resolve()
@@ -174,10 +201,10 @@ def export_checkpoint(
         raise ExportError(f"{source} has no {SPM_FILE}: DeBERTa-v3 checkpoints ship one")
     special = _special_tokens(spm_source)
 
-    model_class = DebertaV2Model if task == "embeddings" else DebertaV2ForSequenceClassification
-    model = model_class.from_pretrained(str(source)).eval()
+    class_name, output_names, per_token = TASK_HEADS[task]
+    model = getattr(transformers, class_name).from_pretrained(str(source)).eval()
     config = model.config
-    output_name = "last_hidden_state" if task == "embeddings" else "logits"
+    labels = _labels(task, config)
 
     class Wrapped(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -185,13 +212,21 @@ def export_checkpoint(
             self.inner = inner
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask)[0]
+            found = self.inner(input_ids=input_ids, attention_mask=attention_mask)
+            return tuple(found[name] for name in output_names)
 
     wrapped = Wrapped(model).eval()
     batches = _parity_inputs(config.vocab_size, special)
     with torch.no_grad():
         reference = [
-            wrapped(torch.from_numpy(b["input_ids"]), torch.from_numpy(b["attention_mask"])).numpy()
+            stack_outputs(
+                [
+                    t.numpy()
+                    for t in wrapped(
+                        torch.from_numpy(b["input_ids"]), torch.from_numpy(b["attention_mask"])
+                    )
+                ]
+            )
             for b in batches
         ]
 
@@ -206,20 +241,20 @@ def export_checkpoint(
                 (torch.from_numpy(sample["input_ids"]), torch.from_numpy(sample["attention_mask"])),
                 str(onnx_path),
                 input_names=list(MODEL_INPUTS),
-                output_names=[output_name],
+                output_names=list(output_names),
                 dynamic_axes={
                     "input_ids": {0: "batch", 1: "sequence"},
                     "attention_mask": {0: "batch", 1: "sequence"},
-                    output_name: {0: "batch"}
-                    if task != "embeddings"
-                    else {0: "batch", 1: "sequence"},
+                    **{
+                        name: {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
+                        for name in output_names
+                    },
                 },
                 opset_version=OPSET,
                 do_constant_folding=True,
                 dynamo=False,
             )
         onnx.checker.check_model(str(onnx_path))
-        per_token = task == "embeddings"
         parity = _max_abs_diff(reference, _run_onnx(onnx_path, batches), batches, per_token)
         if not parity <= max_abs_diff:
             raise ExportError(
@@ -245,9 +280,6 @@ def export_checkpoint(
             files[INT8_MODEL_FILE] = file_entry(int8_path)
         shutil.copyfile(spm_source, folder / SPM_FILE)
         files[SPM_FILE] = file_entry(folder / SPM_FILE)
-        labels = None
-        if task == "sequence-classification":
-            labels = [config.id2label[i] for i in range(config.num_labels)]
         manifest = {
             "format_version": FORMAT_VERSION,
             "name": name or Path(str(checkpoint).rstrip("/")).name.replace("-", "_"),
@@ -259,7 +291,7 @@ def export_checkpoint(
             "vocab_size": int(config.vocab_size),
             "special_tokens": special,
             "inputs": list(MODEL_INPUTS),
-            "output": output_name,
+            "output": output_names[0] if len(output_names) == 1 else list(output_names),
             "labels": labels,
             "problem_type": getattr(config, "problem_type", None),
             "files": files,

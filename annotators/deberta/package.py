@@ -35,7 +35,13 @@ MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
 INT8_MODEL_FILE = "model_int8.onnx"
 SPM_FILE = "spm.model"
-TASKS = ("embeddings", "sequence-classification")
+TASKS = (
+    "embeddings",
+    "sequence-classification",
+    "token-classification",
+    "question-answering",
+    "zero-shot-classification",
+)
 #: The model file each precision reads: bf16 is computed by the engine from the fp32 graph.
 PRECISIONS = {"fp32": MODEL_FILE, "bf16": MODEL_FILE, "int8": INT8_MODEL_FILE}
 EXPORT_HINT = (
@@ -94,7 +100,6 @@ FIELD_TYPES: dict[str, type] = {
     "vocab_size": int,
     "special_tokens": dict,
     "inputs": list,
-    "output": str,
 }
 TYPE_NAMES = {
     int: "an integer",
@@ -201,6 +206,15 @@ def read_manifest(folder: Path) -> dict[str, Any]:
                 f"{path}: field '{field}' must be {TYPE_NAMES[kind]}, not {value!r}; "
                 "re-export the model"
             )
+    output = manifest["output"]
+    if not (
+        isinstance(output, str)
+        or (isinstance(output, list) and output and all(isinstance(o, str) for o in output))
+    ):
+        raise ModelFolderError(
+            f"{path}: field 'output' must be a string or a list of strings, not {output!r}; "
+            "re-export the model"
+        )
     for name, info in manifest["files"].items():
         if not is_plain_file_name(name):
             raise ModelFolderError(
@@ -313,10 +327,11 @@ def check_graphs(folder: ModelFolder) -> None:
                 f"model file {file} takes inputs {inputs}; this library feeds "
                 f"{list(MODEL_INPUTS)}: export the model with spark-deberta export"
             )
-        if folder.manifest["output"] not in outputs:
+        wanted = folder.manifest["output"]
+        if any(name not in outputs for name in ([wanted] if isinstance(wanted, str) else wanted)):
             raise ModelFolderError(
                 f"model file {file} has outputs {outputs}, not the manifest's "
-                f"{folder.manifest['output']!r}: re-export the model with spark-deberta export"
+                f"{wanted!r}: re-export the model with spark-deberta export"
             )
         _CHECKED[key] = "ok"
 

@@ -64,11 +64,21 @@ def build_random_checkpoint(
     num_labels: int | None = None,
     labels: list[str] | None = None,
     seed: int = 0,
+    task: str | None = None,
 ) -> Path:
-    """A DeBERTa-v3-architecture checkpoint with random weights, saved by save_pretrained."""
+    """A DeBERTa-v3-architecture checkpoint with random weights, saved by save_pretrained.
+
+    ``task`` picks the head (see ``export.TASK_HEADS``); with ``num_labels`` and no task it is a
+    sequence classifier, with neither the bare encoder.
+    """
     import sentencepiece as spm
     import torch
-    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification, DebertaV2Model
+    import transformers
+    from transformers import DebertaV2Config
+
+    from annotators.deberta.export import TASK_HEADS
+
+    task = task or ("sequence-classification" if num_labels else "embeddings")
 
     pieces = spm.SentencePieceProcessor(model_file=str(spm_model)).GetPieceSize()
     config = DebertaV2Config(
@@ -93,17 +103,18 @@ def build_random_checkpoint(
         names = labels or [f"LABEL_{i}" for i in range(num_labels)]
         config.id2label = dict(enumerate(names))
         config.label2id = {v: k for k, v in config.id2label.items()}
-        model = DebertaV2ForSequenceClassification(config)
+    model = getattr(transformers, TASK_HEADS[task][0])(config)
+    if task != "embeddings":
         # Hugging Face's init (std 0.02) makes every logit nearly 0 and every label equally
         # likely; wider weights give scores that differ by text, so tests can tell.
         with torch.no_grad():
             for module in model.deberta.encoder.modules():
                 if isinstance(module, torch.nn.Linear):
                     module.weight.normal_(std=0.2)
-            model.pooler.dense.weight.normal_(std=1.0)
-            model.classifier.weight.normal_(std=0.3)
-    else:
-        model = DebertaV2Model(config)
+            if hasattr(model, "pooler"):
+                model.pooler.dense.weight.normal_(std=1.0)
+            head = model.qa_outputs if task == "question-answering" else model.classifier
+            head.weight.normal_(std=0.3)
     model.eval()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)

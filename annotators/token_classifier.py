@@ -1,0 +1,90 @@
+"""DeBertaForTokenClassification: document/sentence + token -> one ``named_entity`` per token.
+
+As in Spark NLP, each token's label is the model's choice at the token's first piece; ``result``
+is the label and ``metadata`` holds ``sentence``, ``word`` (the token) and every label's softmax
+score. Unlike the reference, a sentence longer than ``maxSentenceLength`` is read in
+half-overlapping windows (``longSentenceStrategy="window"``, the default), so every token gets a
+label; ``"truncate"`` keeps the reference's cut, after which tokens get none. A token with no
+piece at all (a zero-width space) is labelled from its sequence's ``[CLS]`` output, as the
+embeddings give it that vector.
+"""
+
+from __future__ import annotations
+
+from annotators.annotation import DOCUMENT, NAMED_ENTITY, TOKEN, AnnotationDict, make_annotation
+from annotators.base import AnnotateFn, BatchAnnotateFn, keyword_only
+from annotators.classifier import score_text, softmax
+from annotators.deberta.encoder import (
+    EncoderSettings,
+    encode,
+    plan_token_rows,
+    runtime_for,
+    sentence_key,
+)
+from annotators.deberta.package import ModelFolder, ModelFolderError
+from annotators.model_stage import DebertaModelStage
+
+__all__ = ["DeBertaForTokenClassification", "tag_rows"]
+
+
+def tag_rows(
+    rows: list[list[AnnotationDict]], settings: EncoderSettings, labels: tuple[str, ...]
+) -> list[list[AnnotationDict]]:
+    """``named_entity`` annotations for each row's tokens (the stage's core)."""
+    runtime = runtime_for(settings)
+    planned_rows, sequences = plan_token_rows(rows, runtime, settings)
+    scores = softmax(encode(sequences, sum(map(len, planned_rows)), runtime, settings))
+    outputs: list[list[AnnotationDict]] = []
+    index = 0
+    for planned in planned_rows:
+        row_out = []
+        for item in planned:
+            token, token_scores = item.token, scores[index]
+            metadata = {"sentence": sentence_key(token), "word": token["result"]}
+            metadata.update(
+                {label: score_text(s) for label, s in zip(labels, token_scores, strict=True)}
+            )
+            label = labels[int(token_scores.argmax())]
+            row_out.append(
+                make_annotation(NAMED_ENTITY, token["begin"], token["end"], label, metadata)
+            )
+            index += 1
+        outputs.append(row_out)
+    return outputs
+
+
+class DeBertaForTokenClassification(DebertaModelStage):
+    """Named-entity (or any per-token) labels from a DeBERTa-v3 token classifier in ONNX."""
+
+    model_task = "token-classification"
+    input_annotator_types = (DOCUMENT, TOKEN)
+    output_annotator_type = NAMED_ENTITY
+
+    @keyword_only
+    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "ner") -> None:
+        super().__init__()
+        self._setDefault(outputCol="ner")
+        self._set(**self._input_kwargs)
+
+    def _output_size(self, folder: ModelFolder) -> int:
+        if not folder.labels:
+            raise ModelFolderError(f"{folder.path / 'manifest.json'} lists no labels")
+        return len(folder.labels)
+
+    def getClasses(self) -> list[str]:
+        """The labels, in the model's output order (Spark NLP's ``getClasses``)."""
+        return list(self.model_folder().labels or [])
+
+    def batch_annotator(self) -> BatchAnnotateFn:
+        settings, labels = self.shipped_settings(), tuple(self.getClasses())
+
+        def annotate_rows(
+            rows: list[tuple[list[AnnotationDict], ...]],
+        ) -> list[list[AnnotationDict]]:
+            return tag_rows([row[1] for row in rows], settings, labels)
+
+        return annotate_rows
+
+    def annotator(self) -> AnnotateFn:
+        core = self.batch_annotator()
+        return lambda *columns: core([columns])[0]

@@ -1,0 +1,326 @@
+"""DeBertaForZeroShotClassification: labels chosen at run time, scored by an NLI model.
+
+Each sentence (the premise) is read against each candidate label (the hypothesis, the label's
+own words, as in the reference) as ``[CLS] sentence [SEP] label [SEP]``. With
+``multilabel=False`` and ``activation="softmax"`` (the defaults) the candidates' entailment
+logits go through one softmax, so the scores sum to 1 and the best label is the result. With
+``multilabel=True`` or ``activation="sigmoid"`` each candidate is scored on its own, as the
+softmax of its (contradiction, entailment) logits, and every candidate over ``threshold`` is a
+result. ``metadata`` holds ``sentence`` and every candidate's score; ``coalesceSentences``
+averages a document's sentences into one annotation.
+
+The entailment and contradiction outputs default to the model's own labels (an NLI model names
+them); ``entailmentIdParam`` and ``contradictionIdParam`` override them. Unlike the reference,
+the contradiction id is used as given (the reference replaces it with 0 unless the entailment id
+is 0), and a sentence longer than ``maxSentenceLength`` is read in half-overlapping windows whose
+scores are averaged (``longSentenceStrategy="window"``) rather than cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pyspark.ml.param import Param, Params, TypeConverters
+
+from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict
+from annotators.base import AnnotateFn, BatchAnnotateFn, StageInputError, keyword_only
+from annotators.classifier import (
+    ACTIVATIONS,
+    ScoringSettings,
+    category_annotations,
+    sentence_spans,
+    softmax,
+)
+from annotators.deberta.encoder import (
+    EncoderSettings,
+    PieceSequence,
+    encode,
+    group_by_sentence,
+    runtime_for,
+    sentence_key,
+    text_pieces,
+    window_starts,
+)
+from annotators.deberta.package import ModelFolder, ModelFolderError
+from annotators.model_stage import DebertaModelStage, _choice
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ["DeBertaForZeroShotClassification", "zero_shot_rows"]
+
+
+@dataclass(frozen=True)
+class ZeroShotSettings:
+    candidates: tuple[str, ...]
+    entailment: int
+    contradiction: int
+    multi_label: bool
+    threshold: float
+    coalesce: bool
+
+
+def _label_index(labels: list[str] | None, prefix: str) -> int | None:
+    for index, label in enumerate(labels or []):
+        if label.lower().startswith(prefix):
+            return index
+    return None
+
+
+def zero_shot_rows(
+    rows: list[tuple[list[AnnotationDict], ...]],
+    settings: EncoderSettings,
+    zero_shot: ZeroShotSettings,
+) -> list[list[AnnotationDict]]:
+    """Category annotations per (documents, tokens) row (the stage's core)."""
+    runtime = runtime_for(settings)
+    lower = not settings.case_sensitive
+    sep = settings.special_tokens["[SEP]"]
+    room_total = settings.max_sentence_length - 3
+    hypotheses = [
+        [
+            p
+            for word in label.split()
+            for p in runtime.token_pieces(word.lower() if lower else word)
+        ][: max(1, room_total // 2)]
+        for label in zero_shot.candidates
+    ]
+    room = room_total - max(len(h) for h in hypotheses)
+    sequences: list[PieceSequence] = []
+    # per row: (begin, end, sentence key, first output, windows)
+    units: list[list[tuple[int, int, str, int, int]]] = []
+    for documents, tokens in rows:
+        spans = sentence_spans(documents)
+        row_units = []
+        for sentence in group_by_sentence(tokens):
+            premise = [p for pieces in text_pieces(sentence, runtime, lower) for p in pieces]
+            if settings.long_sentence_strategy == "truncate" or len(premise) <= room:
+                parts = [premise[:room]]
+            else:
+                parts = [premise[s : s + room] for s in window_starts(len(premise), room)]
+            first = len(sequences)
+            for part in parts:
+                for hypothesis in hypotheses:
+                    sequences.append(
+                        PieceSequence([*part, sep, *hypothesis], [(len(sequences), 0)])
+                    )
+            key = sentence_key(sentence[0])
+            begin, end = spans.get(key, (sentence[0]["begin"], sentence[-1]["end"]))
+            row_units.append((begin, end, key, first, len(parts)))
+        units.append(row_units)
+    logits = encode(sequences, len(sequences), runtime, settings)
+    scoring = ScoringSettings(
+        labels=zero_shot.candidates,
+        activation="sigmoid" if zero_shot.multi_label else "softmax",
+        threshold=zero_shot.threshold,
+        coalesce=zero_shot.coalesce,
+    )
+    labels = len(zero_shot.candidates)
+    outputs: list[list[AnnotationDict]] = []
+    for row_units in units:
+        unit_scores = []
+        for _, _, _, first, windows in row_units:
+            block = logits[first : first + windows * labels].reshape(windows, labels, -1)
+            entail = block[:, :, zero_shot.entailment]
+            if zero_shot.multi_label:
+                pair = np.stack([block[:, :, zero_shot.contradiction], entail], axis=-1)
+                scores = softmax(pair)[..., 1]
+            else:
+                scores = softmax(entail, axis=-1)
+            unit_scores.append(scores.mean(axis=0))
+        out: list[AnnotationDict] = []
+        if zero_shot.coalesce and row_units:
+            averaged = np.mean(unit_scores, axis=0)
+            out = category_annotations(row_units[0][0], row_units[-1][1], "0", averaged, scoring)
+        else:
+            for (begin, end, key, _, _), scores in zip(row_units, unit_scores, strict=True):
+                out.extend(category_annotations(begin, end, key, scores, scoring))
+        outputs.append(out)
+    return outputs
+
+
+def _label_list(value: Any) -> list[str]:
+    labels = TypeConverters.toListString(value)
+    if not labels or any(not label.strip() for label in labels):
+        raise ValueError(f"candidateLabels must be non-empty labels, got {labels}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"candidateLabels repeat a label: {labels}")
+    return labels
+
+
+class DeBertaForZeroShotClassification(DebertaModelStage):
+    """Zero-shot text classification with a DeBERTa-v3 NLI model in ONNX."""
+
+    candidateLabels = Param(
+        Params._dummy(), "candidateLabels", "the labels to choose from", _label_list
+    )
+    entailmentIdParam = Param(
+        Params._dummy(),
+        "entailmentIdParam",
+        "the model's entailment output (default: the label named entailment)",
+        TypeConverters.toInt,
+    )
+    contradictionIdParam = Param(
+        Params._dummy(),
+        "contradictionIdParam",
+        "the model's contradiction output (default: the label named contradiction)",
+        TypeConverters.toInt,
+    )
+    multilabel = Param(
+        Params._dummy(),
+        "multilabel",
+        "score each candidate on its own (every one over the threshold is a result)",
+        TypeConverters.toBoolean,
+    )
+    activation = Param(
+        Params._dummy(),
+        "activation",
+        "softmax (one label) or sigmoid (each candidate on its own, as multilabel)",
+        _choice("activation", ACTIVATIONS),
+    )
+    threshold = Param(
+        Params._dummy(),
+        "threshold",
+        "score a candidate must exceed when scored on its own",
+        TypeConverters.toFloat,
+    )
+    coalesceSentences = Param(
+        Params._dummy(),
+        "coalesceSentences",
+        "one label per document (averaged sentence scores) instead of one per sentence",
+        TypeConverters.toBoolean,
+    )
+
+    model_task = "zero-shot-classification"
+    input_annotator_types = (DOCUMENT, TOKEN)
+    output_annotator_type = CATEGORY
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCol: str = "category",
+        candidateLabels: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self._setDefault(
+            outputCol="category",
+            entailmentIdParam=2,
+            contradictionIdParam=0,
+            multilabel=False,
+            activation="softmax",
+            threshold=0.5,
+            coalesceSentences=False,
+        )
+        self._set(**self._input_kwargs)
+
+    def _configure_from(self, model: ModelFolder) -> None:
+        entailment = _label_index(model.labels, "entail")
+        contradiction = _label_index(model.labels, "contradict")
+        if entailment is not None:
+            self._setDefault(entailmentIdParam=entailment)
+        if contradiction is not None:
+            self._setDefault(contradictionIdParam=contradiction)
+
+    def _output_size(self, folder: ModelFolder) -> int:
+        if not folder.labels:
+            raise ModelFolderError(f"{folder.path / 'manifest.json'} lists no labels")
+        return len(folder.labels)
+
+    def setCandidateLabels(self, value: list[str]) -> Self:
+        return self._set(candidateLabels=value)
+
+    def getCandidateLabels(self) -> list[str]:
+        return self.getOrDefault(self.candidateLabels)
+
+    def setEntailmentIdParam(self, value: int) -> Self:
+        return self._set(entailmentIdParam=value)
+
+    def getEntailmentIdParam(self) -> int:
+        return self.getOrDefault(self.entailmentIdParam)
+
+    def setContradictionIdParam(self, value: int) -> Self:
+        return self._set(contradictionIdParam=value)
+
+    def getContradictionIdParam(self) -> int:
+        return self.getOrDefault(self.contradictionIdParam)
+
+    def setMultilabel(self, value: bool) -> Self:
+        return self._set(multilabel=value)
+
+    def getMultilabel(self) -> bool:
+        return self.getOrDefault(self.multilabel)
+
+    def setActivation(self, value: str) -> Self:
+        return self._set(activation=value)
+
+    def getActivation(self) -> str:
+        return self.getOrDefault(self.activation)
+
+    def setThreshold(self, value: float) -> Self:
+        return self._set(threshold=value)
+
+    def getThreshold(self) -> float:
+        return self.getOrDefault(self.threshold)
+
+    def setCoalesceSentences(self, value: bool) -> Self:
+        return self._set(coalesceSentences=value)
+
+    def getCoalesceSentences(self) -> bool:
+        return self.getOrDefault(self.coalesceSentences)
+
+    def getClasses(self) -> list[str]:
+        """The model's own NLI labels, in output order."""
+        return list(self.model_folder().labels or [])
+
+    def zero_shot_settings(self) -> ZeroShotSettings:
+        name = type(self).__name__
+        if not self.isDefined(self.candidateLabels):
+            raise StageInputError(
+                f"{name}: candidateLabels is not set; call setCandidateLabels([...])"
+            )
+        outputs = len(self.getClasses())
+        entailment, contradiction = self.getEntailmentIdParam(), self.getContradictionIdParam()
+        for param, value in (
+            ("entailmentIdParam", entailment),
+            ("contradictionIdParam", contradiction),
+        ):
+            if not 0 <= value < outputs:
+                raise StageInputError(
+                    f"{name}: {param} {value} is not one of the model's {outputs} outputs "
+                    f"{self.getClasses()}"
+                )
+        if entailment == contradiction:
+            raise StageInputError(
+                f"{name}: entailmentIdParam and contradictionIdParam are both {entailment}"
+            )
+        if self.getMaxSentenceLength() < 5:
+            raise StageInputError(
+                f"{name}: maxSentenceLength {self.getMaxSentenceLength()} cannot hold "
+                "[CLS] sentence [SEP] label [SEP]; raise it"
+            )
+        return ZeroShotSettings(
+            candidates=tuple(self.getCandidateLabels()),
+            entailment=entailment,
+            contradiction=contradiction,
+            multi_label=self.getMultilabel() or self.getActivation() == "sigmoid",
+            threshold=float(self.getThreshold()),
+            coalesce=self.getCoalesceSentences(),
+        )
+
+    def batch_annotator(self) -> BatchAnnotateFn:
+        settings, zero_shot = self.shipped_settings(), self.zero_shot_settings()
+
+        def annotate_rows(
+            rows: list[tuple[list[AnnotationDict], ...]],
+        ) -> list[list[AnnotationDict]]:
+            return zero_shot_rows(rows, settings, zero_shot)
+
+        return annotate_rows
+
+    def annotator(self) -> AnnotateFn:
+        core = self.batch_annotator()
+        return lambda *columns: core([columns])[0]

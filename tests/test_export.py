@@ -170,3 +170,55 @@ def test_classifier_export_and_stage_match_pytorch(checkpoint, tmp_path, num_lab
         got = [float(category["metadata"][label]) for label in labels]
         assert np.abs(np.asarray(got) - np.asarray(expected)).max() <= 1e-4
         assert category["result"] == labels[int(np.argmax(expected))]
+
+
+@pytest.mark.parametrize(
+    ("task", "labels", "outputs"),
+    [
+        ("token-classification", ["O", "B-PER", "I-PER"], "logits"),
+        ("question-answering", None, ["start_logits", "end_logits"]),
+        ("zero-shot-classification", ["entailment", "neutral", "contradiction"], "logits"),
+    ],
+)
+def test_family_tasks_export_with_the_parity_guard(checkpoint, tmp_path, task, labels, outputs):
+    """Each head's graph matches PyTorch at every unpadded position (or per sequence) to 1e-4,
+    and its folder names the outputs and labels the stage reads."""
+    import onnxruntime as ort
+    import transformers
+
+    from annotators.deberta.export import TASK_HEADS
+
+    source = build_random_checkpoint(
+        tmp_path / "hf",
+        checkpoint / "spm.model",
+        SHAPE,
+        num_labels=len(labels) if labels else None,
+        labels=labels,
+        seed=6,
+        task=task,
+    )
+    folder = export_checkpoint(str(source), tmp_path / "out", task=task, quantize="int8")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert (manifest["task"], manifest["output"], manifest["labels"]) == (task, outputs, labels)
+    assert manifest["parity"]["max_abs_diff"] <= 1e-4
+    assert manifest["quantization"]["cosine_to_fp32"] > 0.9
+    load_model_folder(folder)
+    model = getattr(transformers, TASK_HEADS[task][0]).from_pretrained(str(source)).eval()
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids = np.array([[1, 40, 41, 42, 43, 44, 45, 2]], dtype=np.int64)
+    mask = np.ones_like(ids)
+    with torch.no_grad():
+        expected = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+    names = [outputs] if isinstance(outputs, str) else outputs
+    got = session.run(names, {"input_ids": ids, "attention_mask": mask})
+    for name, value in zip(names, got, strict=True):
+        assert np.abs(expected[name].numpy() - value).max() <= 1e-4
+
+
+def test_zero_shot_export_needs_an_nli_model(checkpoint, tmp_path) -> None:
+    source = build_random_checkpoint(
+        tmp_path / "hf", checkpoint / "spm.model", SHAPE, num_labels=2, labels=["neg", "pos"]
+    )
+    with pytest.raises(ExportError, match="entailment"):
+        export_checkpoint(str(source), tmp_path / "out", task="zero-shot-classification")
+    assert not (tmp_path / "out").exists()

@@ -284,6 +284,35 @@ class DebertaModelStage(AnnotatorModel):
         """Set the params a subclass takes from the manifest (dimension, labels)."""
 
     @classmethod
+    def loadSparkNlpModel(
+        cls,
+        path: str | os.PathLike[str],
+        out: str | os.PathLike[str] | None = None,
+        labels: list[str] | str | os.PathLike[str] | None = None,
+    ) -> Self:
+        """Import a folder saved by Spark NLP (``metadata/``, ``deberta_onnx`` or
+        ``deberta_classification_onnx``, ``deberta_spp``) into a model folder at ``out`` (default:
+        ``<cache>/imported/<folder name>-<hash>``) and load it. Classifiers need ``labels`` (a list
+        or a labels.txt): Spark NLP keeps them in a JVM object file, which is not read here."""
+        from annotators.deberta.package import cache_dir, sha256_of
+        from annotators.deberta.spark_nlp_folder import import_spark_nlp_folder
+
+        source = Path(path).expanduser().resolve()
+        if out is None:
+            metadata = source / "metadata" / "part-00000"
+            digest = sha256_of(metadata)[:12] if metadata.is_file() else "unknown"
+            out = cache_dir() / "imported" / f"{source.name}-{digest}"
+        import_spark_nlp_folder(source, out, labels=labels, overwrite=True)
+        return cls.loadSavedModel(out)
+
+    def writeSparkNlpImport(self, path: str | os.PathLike[str]) -> Path:
+        """Write what Spark NLP's ``loadSavedModel`` imports (``model.onnx``,
+        ``assets/spm.model``, ``assets/labels.txt``), to cross-check this model in Spark NLP."""
+        from annotators.deberta.spark_nlp_folder import write_spark_nlp_import
+
+        return write_spark_nlp_import(self.model_folder().path, path)
+
+    @classmethod
     def pretrained(
         cls, name: str = "deberta_v3_xsmall", lang: str = "en", remote_loc: str | None = None
     ) -> Self:

@@ -1,0 +1,268 @@
+"""Spark NLP model folders in and out.
+
+In: a folder saved by Spark NLP's ``DeBertaEmbeddings`` or a DeBERTa classifier (``.save(path)``
+or a downloaded model unzipped) becomes our model folder. Its layout:
+
+- ``metadata/part-00000``: Spark ML's params JSON (class, ``paramMap``, ``defaultParamMap``);
+- ``deberta_onnx`` (embeddings) or ``deberta_classification_onnx`` (classifiers): a zip holding
+  one ``.onnx`` graph, and for graphs past 2 GB its external-data file (``*_data``), inside the
+  zip or beside it;
+- ``deberta_spp``: the SentencePiece model;
+- ``fields/``: the labels, written by the JVM as a Java-serialized object file, which this
+  library does not read (nothing is unpickled or deserialized): classifiers take their labels
+  from ``labels`` (a list, or a ``labels.txt`` with one label per line, as Spark NLP's own
+  ``loadSavedModel`` reads).
+
+The result passes the same checks as an exported folder (graph inputs and outputs, special
+pieces, checksums). A graph that takes inputs other than ``input_ids`` and ``attention_mask``
+(``token_type_ids``) is refused with a clear error: the runtime feeds those two.
+
+Out: ``write_spark_nlp_import`` writes what Spark NLP's ``loadSavedModel`` imports for ONNX
+(``model.onnx``, ``assets/spm.model``, ``assets/labels.txt``), so an export can be cross-checked
+inside Spark NLP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotators.deberta.package import (
+    FORMAT_VERSION,
+    MANIFEST,
+    MODEL_FILE,
+    MODEL_INPUTS,
+    SPM_FILE,
+    ModelFolder,
+    ModelFolderError,
+    file_entry,
+    load_model_folder,
+    safe_extract,
+)
+
+#: Spark NLP class -> (our task, the ONNX zip's file name).
+SPARK_NLP_CLASSES = {
+    "com.johnsnowlabs.nlp.embeddings.DeBertaEmbeddings": ("embeddings", "deberta_onnx"),
+    **{
+        f"com.johnsnowlabs.nlp.annotators.classifier.dl.DeBertaFor{head}": (
+            task,
+            "deberta_classification_onnx",
+        )
+        for head, task in (
+            ("SequenceClassification", "sequence-classification"),
+            ("TokenClassification", "token-classification"),
+            ("QuestionAnswering", "question-answering"),
+            ("ZeroShotClassification", "zero-shot-classification"),
+        )
+    },
+}
+SPM_NAME = "deberta_spp"
+#: The graph outputs each task reads, by Hugging Face's names.
+TASK_OUTPUTS = {
+    "embeddings": ("last_hidden_state",),
+    "sequence-classification": ("logits",),
+    "token-classification": ("logits",),
+    "zero-shot-classification": ("logits",),
+    "question-answering": ("start_logits", "end_logits"),
+}
+LABELS_FILE = "labels.txt"
+#: A zip may unpack to at most this many times its size (weights barely compress).
+MAX_EXPANSION = 20
+
+
+def _read_params(folder: Path) -> tuple[str, dict[str, Any]]:
+    metadata = folder / "metadata" / "part-00000"
+    if not metadata.is_file():
+        raise ModelFolderError(f"{folder} is not a saved Spark NLP model: {metadata} is missing")
+    try:
+        saved = json.loads(metadata.read_text(encoding="utf-8").splitlines()[0])
+    except (UnicodeDecodeError, json.JSONDecodeError, IndexError) as exc:
+        raise ModelFolderError(f"{metadata} is not Spark ML params JSON ({exc})") from exc
+    if not isinstance(saved, dict) or not isinstance(saved.get("class"), str):
+        raise ModelFolderError(f"{metadata} names no class")
+    params = {**(saved.get("defaultParamMap") or {}), **(saved.get("paramMap") or {})}
+    return saved["class"], params
+
+
+def _read_labels(labels: list[str] | str | os.PathLike[str] | None, task: str) -> list[str] | None:
+    if task in ("embeddings", "question-answering"):
+        return None
+    if labels is None:
+        raise ModelFolderError(
+            f"a Spark NLP {task} folder keeps its labels as a JVM object file, which is not "
+            f"read here; pass labels=[...] or the path of a {LABELS_FILE} (one label per line, "
+            "in the model's output order)"
+        )
+    if isinstance(labels, list | tuple):
+        found = [str(label) for label in labels]
+    else:
+        found = [line.strip() for line in Path(labels).read_text(encoding="utf-8").splitlines()]
+        found = [label for label in found if label]
+    if not found or len(set(found)) != len(found):
+        raise ModelFolderError(f"labels must be distinct and non-empty, got {found}")
+    return found
+
+
+def _unpack_graph(folder: Path, zip_name: str, work: Path) -> tuple[Path, list[Path]]:
+    """The graph (renamed model.onnx) and any external-data files, in ``work``."""
+    archive = folder / zip_name
+    if not archive.is_file():
+        raise ModelFolderError(f"{folder} has no ONNX graph {zip_name}")
+    if not zipfile.is_zipfile(archive):
+        raise ModelFolderError(f"{archive} is not a zip file: the folder is corrupt")
+    unpacked = work / "unpacked"
+    safe_extract(archive, unpacked, max_bytes=archive.stat().st_size * MAX_EXPANSION + (1 << 20))
+    files = [p for p in unpacked.rglob("*") if p.is_file()]
+    graphs = [p for p in files if p.name.endswith(".onnx")]
+    if len(graphs) != 1:
+        raise ModelFolderError(
+            f"{archive} must hold one .onnx graph, found {sorted(p.name for p in graphs)}"
+        )
+    data = [p for p in files if p.name.endswith("_data")]
+    data += [p for p in folder.iterdir() if p.is_file() and p.name.endswith("_data")]
+    return graphs[0], data
+
+
+def _check_inputs(session: Any, where: Path) -> None:
+    inputs = sorted(i.name for i in session.get_inputs())
+    if inputs != sorted(MODEL_INPUTS):
+        raise ModelFolderError(
+            f"the graph in {where} takes inputs {inputs}; this library feeds "
+            f"{list(MODEL_INPUTS)} only. Export the checkpoint with spark-deberta export instead"
+        )
+
+
+def _outputs(session: Any, task: str, where: Path) -> list[str]:
+    names = [o.name for o in session.get_outputs()]
+    wanted = TASK_OUTPUTS[task]
+    if all(name in names for name in wanted):
+        return list(wanted)
+    if len(names) == len(wanted):  # other names, same count: take them in order
+        return names
+    raise ModelFolderError(
+        f"the graph in {where} has outputs {names}; a {task} model needs {list(wanted)}"
+    )
+
+
+def import_spark_nlp_folder(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    labels: list[str] | str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    lang: str = "en",
+    overwrite: bool = False,
+) -> ModelFolder:
+    """Turn a saved Spark NLP DeBERTa folder into a checked model folder at ``out``."""
+    import onnxruntime as ort
+    import sentencepiece as spm
+
+    from annotators.deberta.export import _special_tokens
+
+    folder = Path(source).expanduser().resolve()
+    target = Path(out).expanduser().resolve()
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise ModelFolderError(f"{target} exists and is not empty; pass overwrite=True")
+    spark_class, params = _read_params(folder)
+    if spark_class not in SPARK_NLP_CLASSES:
+        raise ModelFolderError(
+            f"{folder} holds a {spark_class}, not a DeBERTa model this library reads "
+            f"({', '.join(c.rsplit('.', 1)[1] for c in SPARK_NLP_CLASSES)})"
+        )
+    task, zip_name = SPARK_NLP_CLASSES[spark_class]
+    found_labels = _read_labels(labels, task)
+    spm_source = folder / SPM_NAME
+    if not spm_source.is_file():
+        raise ModelFolderError(f"{folder} has no SentencePiece model {SPM_NAME}")
+    try:
+        special = _special_tokens(spm_source)
+    except Exception as exc:
+        raise ModelFolderError(
+            f"{spm_source} is not a DeBERTa-v3 SentencePiece model ({exc})"
+        ) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as temp:
+        work = Path(temp)
+        staged = work / "model"
+        staged.mkdir()
+        graph, data_files = _unpack_graph(folder, zip_name, work)
+        for data in data_files:  # the graph refers to its data by this name, beside it
+            shutil.copyfile(data, staged / data.name)
+        shutil.copyfile(graph, staged / MODEL_FILE)
+        shutil.copyfile(spm_source, staged / SPM_FILE)
+        try:
+            session = ort.InferenceSession(
+                str(staged / MODEL_FILE), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ModelFolderError(
+                f"the graph in {folder / zip_name} does not load in ONNX Runtime ({exc})"
+            ) from exc
+        _check_inputs(session, folder / zip_name)
+        outputs = _outputs(session, task, folder / zip_name)
+        probe = np.array([[special["[CLS]"], special["[SEP]"]]], dtype=np.int64)
+        width = session.run(outputs, {"input_ids": probe, "attention_mask": np.ones_like(probe)})
+        last = int(width[0].shape[-1])
+        if found_labels is not None and last != len(found_labels):
+            raise ModelFolderError(
+                f"the graph gives {last} scores, but {len(found_labels)} labels were given: "
+                f"{found_labels}"
+            )
+        vocab = spm.SentencePieceProcessor(model_file=str(staged / SPM_FILE)).GetPieceSize()
+        files = {p.name: file_entry(p) for p in sorted(staged.iterdir())}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": name or folder.name,
+            "language": lang,
+            "task": task,
+            "dimension": last if task == "embeddings" else int(params.get("dimension", 0) or 0),
+            "max_position_embeddings": 512,
+            "case_sensitive": bool(params.get("caseSensitive", task != "question-answering")),
+            "vocab_size": int(vocab),
+            "special_tokens": special,
+            "inputs": list(MODEL_INPUTS),
+            "output": outputs[0] if len(outputs) == 1 else outputs,
+            "labels": found_labels,
+            "problem_type": None,
+            "files": files,
+            "source": {"spark_nlp_folder": str(folder), "class": spark_class},
+            "exporter": {"spark_deberta": _version(), "imported_from": "spark-nlp"},
+            "parity": {"reference": "none: imported from a Spark NLP folder, not re-run"},
+        }
+        (staged / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        load_model_folder(staged)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staged, target)
+    return load_model_folder(target)
+
+
+def write_spark_nlp_import(model: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """Write ``model.onnx``, ``assets/spm.model`` and ``assets/labels.txt`` for Spark NLP's
+    ``loadSavedModel`` (ONNX), from a model folder."""
+    folder = load_model_folder(model)
+    target = Path(out).expanduser().resolve()
+    (target / "assets").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(folder.model_file("fp32"), target / MODEL_FILE)
+    for name in folder.manifest["files"]:
+        if name.endswith("_data"):
+            shutil.copyfile(folder.path / name, target / name)
+    shutil.copyfile(folder.spm_file, target / "assets" / SPM_FILE)
+    if folder.labels:
+        (target / "assets" / LABELS_FILE).write_text(
+            "".join(f"{label}\n" for label in folder.labels), encoding="utf-8"
+        )
+    return target
+
+
+def _version() -> str:
+    from annotators.deberta.export import _version as version
+
+    return version()

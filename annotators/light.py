@@ -71,11 +71,11 @@ class LightPipeline:
         if not any(isinstance(stage, DocumentAssembler) for stage, *_ in self._plan):
             raise ValueError("LightPipeline needs a DocumentAssembler as its first stage")
 
-    def _run(self, text: Text) -> dict[str, list[AnnotationDict]]:
+    def run_row(self, text: Text) -> dict[str, list[AnnotationDict]]:
         """Annotate one text, or one row given as ``{input column: text}`` (sentence pairs)."""
-        return self._run_many([text])[0]
+        return self.run_rows([text])[0]
 
-    def _run_many(self, texts: list[Text]) -> list[dict[str, list[AnnotationDict]]]:
+    def run_rows(self, texts: list[Text]) -> list[dict[str, list[AnnotationDict]]]:
         """Annotate many texts stage by stage, so batching cores see many rows at once."""
         outputs: list[dict[str, list[AnnotationDict]]] = [{} for _ in texts]
         for stage, output, inputs, annotate in self._plan:
@@ -99,14 +99,14 @@ class LightPipeline:
     def annotate(self, target: Any) -> Any:
         """Results only: ``{outputCol: [result, ...]}`` per text."""
         single = isinstance(target, str | Mapping) or target is None
-        rows = self._run_many([target] if single else list(target))
+        rows = self.run_rows([target] if single else list(target))
         results = [{c: [a["result"] for a in anns] for c, anns in row.items()} for row in rows]
         return results[0] if single else results
 
     def fullAnnotate(self, target: Text | list[Text]) -> list[dict[str, list[Annotation]]]:
         """``sparknlp.annotation.Annotation`` objects, one dict per text (a list even for one)."""
         single = isinstance(target, str | Mapping) or target is None
-        rows = self._run_many([target] if single else list(target))
+        rows = self.run_rows([target] if single else list(target))
         return [
             {c: [to_spark_nlp(a, self.parse_embeddings) for a in anns] for c, anns in row.items()}
             for row in rows

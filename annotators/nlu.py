@@ -1,18 +1,26 @@
 """One-liners for a single machine: ``nlu.load("en.embed.deberta_v3_xsmall").predict("text")``.
 
-``load`` takes a reference (``"<lang>.embed.<name>"``, ``"<lang>.classify.<name>"``), a bare
-pretrained name, or a model folder, and returns a ready pipeline: DocumentAssembler ->
-SentenceDetector -> Tokenizer -> the model's stage. ``predict`` runs it on the driver through
-``LightPipeline`` (no Spark job, no SparkSession needed) and returns a pandas DataFrame: one row
-per token with its vector for an embeddings model, one row per text with its label and every
-label's score for a classifier. ``pipeline_model`` is the same pipeline as a Spark
-``PipelineModel`` for ``transform(df)`` on a cluster.
+``load`` takes a reference (``"<lang>.embed.<name>"``, ``"<lang>.classify.<name>"``,
+``"<lang>.ner.<name>"``, ``"<lang>.answer_question.<name>"``,
+``"<lang>.classify.zero_shot.<name>"``), a bare pretrained name, or a model folder, and returns a
+ready pipeline: DocumentAssembler -> SentenceDetector -> Tokenizer -> the model's stage (plus
+NerConverter for NER; MultiDocumentAssembler -> the answerer for question answering).
+``predict`` runs it on the driver through ``LightPipeline`` (no Spark job, no SparkSession
+needed) and returns a pandas DataFrame:
+
+- embeddings: one row per token with its vector;
+- classifiers (and zero-shot, with ``candidate_labels``): one row per text with its label and
+  every label's score;
+- NER: one row per entity chunk (``entity``, ``chunk``, offsets, ``confidence``);
+- question answering: one row per (question, context) pair with the answer and its offsets.
+
+A text that gives nothing still gets one row, with empty fields. ``pipeline_model`` is the same
+pipeline as a Spark ``PipelineModel`` for ``transform(df)`` on a cluster.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +31,26 @@ from pyspark.sql import DataFrame
 
 from annotators.classifier import DeBertaForSequenceClassification
 from annotators.deberta.package import load_model_folder, resolve_model, resolve_pretrained
-from annotators.document import DocumentAssembler
+from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.embeddings import DeBertaEmbeddings
 from annotators.light import LightPipeline
 from annotators.model_stage import DebertaModelStage
+from annotators.ner_converter import NerConverter
+from annotators.question_answering import DeBertaForQuestionAnswering
 from annotators.sentence import SentenceDetector
+from annotators.token_classifier import DeBertaForTokenClassification
 from annotators.tokenizer import TokenizerModel
+from annotators.zero_shot import DeBertaForZeroShotClassification
 
-#: The action word in a reference, and the manifest task it asks for.
-ACTIONS = {"embed": "embeddings", "classify": "sequence-classification"}
+#: The action words in a reference, and the manifest task they ask for.
+ACTIONS = {
+    "embed": "embeddings",
+    "classify": "sequence-classification",
+    "ner": "token-classification",
+    "answer_question": "question-answering",
+    "classify.zero_shot": "zero-shot-classification",
+    "zero_shot": "zero-shot-classification",
+}
 
 __all__ = ["OneLiner", "load"]
 
@@ -41,14 +60,14 @@ def _folder_for(
 ) -> tuple[Path, str | None]:
     """The model folder a reference names, and the task it asks for (None: any)."""
     parts = reference.split(".")
-    if len(parts) == 3 and parts[1] in ACTIONS and not Path(reference).expanduser().is_dir():
-        language, action, name = parts
-        return resolve_pretrained(name, language, remote_loc), ACTIONS[action]
+    action = ".".join(parts[1:-1])
+    if len(parts) >= 3 and action in ACTIONS and not Path(reference).expanduser().is_dir():
+        return resolve_pretrained(parts[-1], parts[0], remote_loc), ACTIONS[action]
     if len(parts) == 1 or Path(reference).expanduser().is_dir():
         return resolve_model(reference, lang or "en", remote_loc), None
     raise ValueError(
-        f"cannot read the model reference '{reference}': use '<lang>.embed.<name>', "
-        "'<lang>.classify.<name>', a pretrained name, or a model folder"
+        f"cannot read the model reference '{reference}': use '<lang>.<action>.<name>' with "
+        f"action one of {', '.join(ACTIONS)}, a pretrained name, or a model folder"
     )
 
 
@@ -61,9 +80,11 @@ def load(
     max_sentence_length: int | None = None,
     engine: str | None = None,
     precision: str | None = None,
+    candidate_labels: list[str] | None = None,
 ) -> OneLiner:
     """A ready pipeline for ``reference`` (see the module docstring); ``engine`` and
-    ``precision`` as on the stage (``engine="openvino", precision="bf16"``)."""
+    ``precision`` as on the stage (``engine="openvino", precision="bf16"``); a zero-shot model
+    needs ``candidate_labels``."""
     folder, wanted = _folder_for(reference, lang, remote_loc)
     task = load_model_folder(folder).manifest["task"]
     if wanted is not None and task != wanted:
@@ -73,13 +94,29 @@ def load(
     stage: DebertaModelStage
     if task == "embeddings":
         stage = DeBertaEmbeddings.loadSavedModel(folder).setOutputCol("embeddings")
+    elif task == "token-classification":
+        stage = DeBertaForTokenClassification.loadSavedModel(folder).setOutputCol("ner")
+    elif task == "question-answering":
+        stage = DeBertaForQuestionAnswering.loadSavedModel(folder).setOutputCol("answer")
+    elif task == "zero-shot-classification":
+        if not candidate_labels:
+            raise ValueError(f"'{reference}' is a zero-shot model: pass candidate_labels=[...]")
+        stage = (
+            DeBertaForZeroShotClassification.loadSavedModel(folder)
+            .setOutputCol("category")
+            .setCandidateLabels(candidate_labels)
+            .setCoalesceSentences(True)
+        )
     else:
         stage = (
             DeBertaForSequenceClassification.loadSavedModel(folder)
             .setOutputCol("category")
             .setCoalesceSentences(True)
         )
-    stage.setInputCols(["sentence", "token"])
+    if task == "question-answering":
+        stage.setInputCols(["question_document", "context_document"])
+    else:
+        stage.setInputCols(["sentence", "token"])
     if case_sensitive is not None:
         stage.setCaseSensitive(case_sensitive)
     if max_sentence_length is not None:
@@ -89,15 +126,21 @@ def load(
     if precision is not None:
         stage.setPrecision(precision)
     stage.settings()  # refuse an engine and precision that cannot run, now
-    model = PipelineModel(
-        [
-            DocumentAssembler().setInputCol("text").setOutputCol("document"),
-            SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
-            TokenizerModel().setInputCols(["sentence"]).setOutputCol("token"),
-            stage,
-        ]
-    )
-    return OneLiner(model, stage)
+    if task == "question-answering":
+        assembler = MultiDocumentAssembler(
+            inputCols=["question", "context"],
+            outputCols=["question_document", "context_document"],
+        )
+        return OneLiner(PipelineModel([assembler, stage]), stage)
+    stages: list[Any] = [
+        DocumentAssembler().setInputCol("text").setOutputCol("document"),
+        SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+        TokenizerModel().setInputCols(["sentence"]).setOutputCol("token"),
+        stage,
+    ]
+    if task == "token-classification":
+        stages.append(NerConverter(inputCols=["sentence", "token", "ner"], outputCol="ner_chunk"))
+    return OneLiner(PipelineModel(stages), stage)
 
 
 class OneLiner:
@@ -112,12 +155,16 @@ class OneLiner:
         """The Spark path: a DataFrame with a ``text`` column in, annotation columns out."""
         return self.pipeline_model.transform(dataset)
 
-    def predict(self, data: str | Iterable[str | None] | pd.Series) -> pd.DataFrame:
-        """Tokens with vectors (embeddings) or labels with scores (classifier), as pandas.
+    def predict(self, data: Any) -> pd.DataFrame:
+        """Tokens with vectors (embeddings), labels with scores (classifiers), entity chunks
+        (NER) or answers (question answering, given ``(question, context)`` pairs or a pandas
+        DataFrame with those columns), as pandas.
 
         Column ``index`` holds the text's position (a Series' own index). A text with no tokens
         (null, empty, whitespace) still gives one row, with empty token and label fields.
         """
+        if isinstance(self.stage, DeBertaForQuestionAnswering):
+            return self._answers(data)
         if isinstance(data, str) or data is None:
             series = pd.Series([data])
         elif isinstance(data, pd.Series):
@@ -125,10 +172,42 @@ class OneLiner:
         else:
             series = pd.Series(list(data))
         texts = [None if _missing(t) else str(t) for t in series.tolist()]
-        rows = self.light._run_many(texts)
+        rows = self.light.run_rows(texts)
         if isinstance(self.stage, DeBertaEmbeddings):
             return _token_frame(series.index, rows, self.stage.getDimension())
+        if isinstance(self.stage, DeBertaForTokenClassification):
+            return _chunk_frame(series.index, rows)
+        if isinstance(self.stage, DeBertaForZeroShotClassification):
+            return _label_frame(series.index, texts, rows, self.stage.getCandidateLabels())
         return _label_frame(series.index, texts, rows, self.stage.getClasses())
+
+    def _answers(self, data: Any) -> pd.DataFrame:
+        if isinstance(data, pd.DataFrame):
+            frame = data[["question", "context"]]
+        else:
+            pairs = [data] if isinstance(data, tuple) else list(data)
+            frame = pd.DataFrame(pairs, columns=["question", "context"])
+        inputs = [
+            {
+                c: None if _missing(v) else str(v)
+                for c, v in zip(("question", "context"), row, strict=True)
+            }
+            for row in frame.itertuples(index=False)
+        ]
+        records = []
+        for key, given, row in zip(frame.index, inputs, self.light.run_rows(inputs), strict=True):
+            record: dict[str, Any] = {"index": key, **given, "answer": None, "begin": None}
+            record.update({"end": None, "score": float("nan")})
+            if row["answer"]:
+                answer = row["answer"][0]
+                record.update(
+                    answer=answer["result"],
+                    begin=answer["begin"],
+                    end=answer["end"],
+                    score=float(answer["metadata"]["score"]),
+                )
+            records.append(record)
+        return pd.DataFrame.from_records(records).astype({"begin": "Int64", "end": "Int64"})
 
 
 def _missing(value: Any) -> bool:
@@ -175,3 +254,29 @@ def _label_frame(
             record[label] = float(metadata[label]) if label in metadata else float("nan")
         records.append(record)
     return pd.DataFrame.from_records(records)
+
+
+def _chunk_frame(index: pd.Index, rows: list[dict]) -> pd.DataFrame:
+    records = []
+    for key, row in zip(index, rows, strict=True):
+        chunks = row["ner_chunk"]
+        if not chunks:
+            records.append((key, None, None, None, None, None, float("nan")))
+        for chunk in chunks:
+            metadata = chunk["metadata"]
+            records.append(
+                (
+                    key,
+                    int(metadata["sentence"]),
+                    metadata["entity"],
+                    chunk["result"],
+                    chunk["begin"],
+                    chunk["end"],
+                    float(metadata.get("confidence", "nan")),
+                )
+            )
+    frame = pd.DataFrame.from_records(
+        records, columns=["index", "sentence", "entity", "chunk", "begin", "end", "confidence"]
+    )
+    # a text without entities has empty fields: integers that can be missing
+    return frame.astype({"sentence": "Int64", "begin": "Int64", "end": "Int64"})

@@ -280,7 +280,7 @@ def plan_corpus(documents: list[str], folder: Path) -> Sequences:
     settings = stages[3].shipped_settings()
     runtime = runtime_for(settings)
     sentences, pieces, per_document = [], [], []
-    for row in LightPipeline(text_stages)._run_many(documents):
+    for row in LightPipeline(text_stages).run_rows(documents):
         sentences.extend(a["result"] for a in row["sentence"])
         count = 0
         for sentence in group_by_sentence(row["token"]):

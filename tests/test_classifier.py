@@ -126,7 +126,7 @@ def test_classifier_labels_come_from_the_manifest_and_scores_sum_to_one() -> Non
             TokenizerModel().setInputCols("sentence").setOutputCol("token"),
         ]
     )
-    tokens = light._run("정말 좋아요. 별로예요.")
+    tokens = light.run_row("정말 좋아요. 별로예요.")
     categories = core(tokens["sentence"], tokens["token"])
     assert len(categories) == 2
     for category in categories:
@@ -206,7 +206,7 @@ def test_korean_embeddings_match_pytorch_with_exact_offsets(spark, name: str) ->
     annotated = model.transform(spark.createDataFrame([(text,)], "text string")).collect()
     [sentences] = annotations_of(annotated, "sentence")
     [found] = annotations_of(annotated, "embeddings")
-    light = LightPipeline(model)._run(text)["embeddings"]
+    light = LightPipeline(model).run_row(text)["embeddings"]
     for annotation in sentences:
         assert text[annotation["begin"] : annotation["end"] + 1] == annotation["result"]
     assert len(found) == len(case["tokens"]) == len(light)

@@ -154,8 +154,8 @@ def test_classifier_export_and_stage_match_pytorch(checkpoint, tmp_path, num_lab
         ]
     )
     text = "It is a truth universally acknowledged."
-    [category] = light._run(text)["category"]
-    tokens = light._run(text)["token"]
+    [category] = light.run_row(text)["category"]
+    tokens = light.run_row(text)["token"]
     runtime = runtime_for(stage.settings())
     ids = [1, *[p for t in tokens for p in runtime.token_pieces(t["result"])], 2]
     model = DebertaV2ForSequenceClassification.from_pretrained(str(source)).eval()

@@ -68,3 +68,41 @@ def test_references_resolve_through_the_cache_and_check_the_task(monkeypatch, tm
         nlu.load("ko.embed.deberta_v3_tiny_ko_classifier")
     with pytest.raises(ValueError, match="cannot read the model reference 'a.b'"):
         nlu.load("a.b")
+
+
+def test_family_one_liners_resolve_their_references(monkeypatch, tmp_path, spark) -> None:
+    """NER gives entity chunks, question answering answers, zero-shot candidate scores: each
+    equal to the same pipeline run through Spark."""
+    monkeypatch.setenv("SPARK_DEBERTA_CACHE", str(tmp_path))
+    for name in ("deberta_v3_tiny_ner", "deberta_v3_tiny_qa", "deberta_v3_tiny_nli"):
+        shutil.copytree(FIXTURES / name, tmp_path / f"{name}_xx")
+    texts = ["John Lennon was born in Liverpool. 김철수는 서울에서 태어났다.", None]
+
+    ner = nlu.load("xx.ner.deberta_v3_tiny_ner")
+    chunks = ner.predict(texts)
+    data = spark.createDataFrame([(t,) for t in texts], "text string")
+    rows = annotations_of(ner.transform(data).collect(), "ner_chunk")
+    assert chunks["chunk"].dropna().tolist() == [c["result"] for r in rows for c in r]
+    assert chunks["index"].tolist()[-1] == 1 and chunks["entity"].tolist()[-1] is None
+    for chunk in chunks.dropna(subset=["chunk"]).itertuples():
+        assert texts[chunk.index][chunk.begin : chunk.end + 1] == chunk.chunk
+
+    qa = nlu.load("xx.answer_question.deberta_v3_tiny_qa")
+    pairs = [("What's my name?", "My name is Clara and I live in Berkeley."), ("Who?", None)]
+    answers = qa.predict(pairs)
+    assert answers["answer"].tolist()[1] is None
+    assert pairs[0][1][answers["begin"][0] : answers["end"][0] + 1] == answers["answer"][0]
+    frame = spark.createDataFrame(pairs, "question string, context string")
+    [answer] = annotations_of(qa.transform(frame).collect(), "answer")[0]
+    assert answer["result"] == answers["answer"][0]
+
+    zero_shot = nlu.load(
+        "xx.classify.zero_shot.deberta_v3_tiny_nli", candidate_labels=["sports", "music"]
+    )
+    scores = zero_shot.predict(["The band played all night."])
+    assert scores["label"][0] in ("sports", "music")
+    assert scores["sports"][0] + scores["music"][0] == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="candidate_labels"):
+        nlu.load("xx.zero_shot.deberta_v3_tiny_nli")
+    with pytest.raises(ValueError, match="asks for the token-classification task"):
+        nlu.load("xx.ner.deberta_v3_tiny_qa")

@@ -77,7 +77,7 @@ def test_light_pipeline_offsets_are_exact_for_any_text(models, cleanup: str) -> 
     @settings(max_examples=400, deadline=None)
     @given(TEXT)
     def check(text: str) -> None:
-        assert_exact_offsets(light._run(text))
+        assert_exact_offsets(light.run_row(text))
 
     check()
 
@@ -96,6 +96,6 @@ def test_spark_offsets_are_exact_and_equal_light_pipeline(spark, models) -> None
         for row in rows:
             annotated = {c: annotations_of([row], c)[0] for c in ("document", "sentence", "token")}
             assert_exact_offsets(annotated)
-            assert annotated == light._run(row.text)
+            assert annotated == light.run_row(row.text)
 
     check()

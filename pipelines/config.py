@@ -45,6 +45,14 @@ IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "name": ((str,), None),
         "lang": ((str,), "en"),
     },
+    "ner_model": {
+        "name": ((str,), None),
+        "lang": ((str,), "en"),
+    },
+    "zero_shot_model": {
+        "name": ((str,), None),
+        "lang": ((str,), "en"),
+    },
     "job": {
         "progress_interval_s": ((int, float), 10),
         "sentence_embeddings": ((bool,), False),
@@ -64,6 +72,9 @@ STAGE_SECTIONS = (
     "embeddings",
     "sentence_embeddings",
     "classifier",
+    "ner",
+    "ner_converter",
+    "zero_shot",
 )
 #: Params the job wires itself: setting them from the config would break the pipeline.
 WIRED_PARAMS = {"inputCol", "inputCols", "outputCol", "modelPath", "pairInputCol"}
@@ -77,7 +88,10 @@ def stage_classes() -> dict[str, type[Params]]:
     from annotators import (
         DeBertaEmbeddings,
         DeBertaForSequenceClassification,
+        DeBertaForTokenClassification,
+        DeBertaForZeroShotClassification,
         DocumentAssembler,
+        NerConverter,
         SentenceDetector,
         SentenceEmbeddings,
         Tokenizer,
@@ -90,6 +104,9 @@ def stage_classes() -> dict[str, type[Params]]:
         "embeddings": DeBertaEmbeddings,
         "sentence_embeddings": SentenceEmbeddings,
         "classifier": DeBertaForSequenceClassification,
+        "ner": DeBertaForTokenClassification,
+        "ner_converter": NerConverter,
+        "zero_shot": DeBertaForZeroShotClassification,
     }
 
 

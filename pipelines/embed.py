@@ -26,8 +26,11 @@ from pyspark.sql import functions as F
 from annotators import (
     DeBertaEmbeddings,
     DeBertaForSequenceClassification,
+    DeBertaForTokenClassification,
+    DeBertaForZeroShotClassification,
     DocumentAssembler,
     EmbeddingsFinisher,
+    NerConverter,
     SentenceDetector,
     SentenceEmbeddings,
     Tokenizer,
@@ -69,6 +72,8 @@ SHORTCUTS = {
     "model": ("model", "name"),
     "lang": ("model", "lang"),
     "classifier": ("classifier_model", "name"),
+    "ner": ("ner_model", "name"),
+    "zero_shot": ("zero_shot_model", "name"),
     "batch_size": ("embeddings", "batchSize"),
     "max_sentence_length": ("embeddings", "maxSentenceLength"),
     "precision": ("embeddings", "precision"),
@@ -102,6 +107,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--lang", help="language of a pretrained name (default: en)")
     parser.add_argument("--classifier", help="also classify with this model folder or name")
+    parser.add_argument("--ner", help="also tag entities with this token-classification model")
+    parser.add_argument(
+        "--zero-shot",
+        help="also classify with this NLI model (set zero_shot.candidateLabels in the config)",
+    )
     parser.add_argument("--batch-size", type=int, help="sentences per inference batch")
     parser.add_argument("--max-sentence-length", type=int, help="pieces per sequence")
     parser.add_argument("--precision", choices=tuple(PRECISIONS))
@@ -184,6 +194,32 @@ def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
                 config["classifier"],
             )
         )
+    if config["ner_model"]["name"]:
+        model = config["ner_model"]
+        stages.append(
+            apply_params(
+                load_model_stage(DeBertaForTokenClassification, model["name"], model["lang"])
+                .setInputCols(["sentence", "token"])
+                .setOutputCol("ner"),
+                config["ner"],
+            )
+        )
+        stages.append(
+            apply_params(
+                NerConverter(inputCols=["sentence", "token", "ner"], outputCol="ner_chunk"),
+                config["ner_converter"],
+            )
+        )
+    if config["zero_shot_model"]["name"]:
+        model = config["zero_shot_model"]
+        stage = apply_params(
+            load_model_stage(DeBertaForZeroShotClassification, model["name"], model["lang"])
+            .setInputCols(["sentence", "token"])
+            .setOutputCol("zero_shot"),
+            config["zero_shot"],
+        )
+        stage.zero_shot_settings()  # candidateLabels and the NLI ids, checked before Spark runs
+        stages.append(stage)
     stages.append(
         apply_params(
             load_model_stage(DeBertaEmbeddings, config["model"]["name"], config["model"]["lang"])
@@ -239,6 +275,15 @@ def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame
     ]
     if "category" in annotated.columns:
         columns.append(F.expr("transform(category, c -> c.result)").alias("labels"))
+    if "ner_chunk" in annotated.columns:
+        columns.append(
+            F.expr(
+                "transform(ner_chunk, c -> named_struct('entity', c.metadata['entity'], "
+                "'chunk', c.result, 'begin', c.begin, 'end', c.end))"
+            ).alias("entities")
+        )
+    if "zero_shot" in annotated.columns:
+        columns.append(F.expr("transform(zero_shot, c -> c.result)").alias("zero_shot_labels"))
     return finished.select(*columns)
 
 

@@ -62,6 +62,52 @@ def test_job_finishes_vectors_and_classifies(spark, tmp_path) -> None:
     assert len(written["c"].finished_embeddings[0]) == 32
 
 
+def test_job_tags_entities_and_zero_shot_labels(spark, tmp_path) -> None:
+    """The optional NER (with NerConverter) and zero-shot stages, equal to the same stages run
+    directly, in the finished output."""
+    from annotators import LightPipeline
+    from pipelines.embed import build_pipeline, job_config
+
+    models = ROOT / "tests" / "fixtures" / "models"
+    source = tmp_path / "docs.jsonl"
+    texts = {"a": "John Lennon was born in Liverpool. 김철수는 서울에서 태어났다.", "b": None}
+    source.write_text(
+        '{"doc": "a", "body": "John Lennon was born in Liverpool. 김철수는 서울에서 태어났다."}\n'
+        '{"doc": "b", "body": null}\n',
+        encoding="utf-8",
+    )
+    args = [
+        "--input", str(source), "--output", str(tmp_path / "out"), "--text-col", "body",
+        "--id-col", "doc", "--ner", str(models / "deberta_v3_tiny_ner"),
+        "--zero-shot", str(models / "deberta_v3_tiny_nli"),
+        "--set", "zero_shot.candidateLabels=[music, travel]", "--set", "output.finish=true",
+        "--set", "ner_converter.blackList=[LOC]",
+    ]  # fmt: skip
+    parsed = parse_args(args)
+    run(parsed, spark)
+    written = {r.id: r for r in spark.read.parquet(str(tmp_path / "out")).collect()}
+    fitted = build_pipeline(job_config(parsed)).fit(spark.createDataFrame([("x",)], "text string"))
+    expected = LightPipeline(fitted).annotate(texts["a"])
+    assert [e.chunk for e in written["a"].entities] == expected["ner_chunk"]
+    assert all(e.entity != "LOC" for e in written["a"].entities)
+    for entity in written["a"].entities:
+        assert texts["a"][entity.begin : entity.end + 1] == entity.chunk
+    assert written["a"].zero_shot_labels == expected["zero_shot"]
+    assert len(written["a"].zero_shot_labels) == 2  # one per sentence
+    assert written["b"].entities == [] and written["b"].zero_shot_labels == []
+
+
+def test_job_refuses_zero_shot_without_candidate_labels(spark, tmp_path) -> None:
+    models = ROOT / "tests" / "fixtures" / "models"
+    args = [
+        "--input", str(SAMPLE), "--output", str(tmp_path / "out"),
+        "--zero-shot", str(models / "deberta_v3_tiny_nli"),
+    ]  # fmt: skip
+    with pytest.raises(Exception, match="candidateLabels is not set"):
+        run(parse_args(args), spark)
+    assert not (tmp_path / "out").exists()
+
+
 def test_job_refuses_an_existing_output_without_overwrite(spark, tmp_path) -> None:
     output = tmp_path / "out"
     args = ["--input", str(SAMPLE), "--output", str(output)]

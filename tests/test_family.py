@@ -406,3 +406,23 @@ def test_family_pipelines_save_and_load(spark, tmp_path: Path) -> None:
         PipelineModel.load(str(tmp_path / "qa")).transform(qa_data).collect(), "answer"
     )
     assert_answer(qa_case, answers)
+
+
+def test_labels_stay_with_their_sentences_across_batches(spark) -> None:
+    """More sentences than batchSize: every batch size gives every sentence the same labels."""
+    text = " ".join(case["text"] for case in NER_CASES.values() if "strategy" not in case)
+    results = []
+    for batch_size in (1, 3, 64):
+        case = {"name": "batches"}
+        model = ner_pipeline(spark, case)
+        model.stages[3].setBatchSize(batch_size)
+        [result] = LightPipeline(model).fullAnnotate(text)
+        results.append(plain(result["ner"]))
+    assert len({s["metadata"]["sentence"] for s in results[0]}) > 3
+    for other in results[1:]:
+        assert [(t["begin"], t["result"], t["metadata"]["sentence"]) for t in other] == [
+            (t["begin"], t["result"], t["metadata"]["sentence"]) for t in results[0]
+        ]
+        for mine, theirs in zip(other, results[0], strict=True):
+            for label in NER_CASES["ner_en"]["expected"][0][5]:
+                assert abs(float(mine["metadata"][label]) - float(theirs["metadata"][label])) < 1e-5

@@ -253,8 +253,11 @@ def _ignore_missing() -> contextlib.suppress:
 
 
 @contextmanager
-def cluster_with_driver_only_model(work: Path) -> Iterator[tuple[str, Path, bool]]:
-    """A standalone cluster and a copy of the bundled model its worker cannot see.
+def cluster_with_driver_only_model(
+    work: Path, extra_models: tuple[Path, ...] = ()
+) -> Iterator[tuple[str, Path, bool]]:
+    """A standalone cluster and a copy of the bundled model (and of ``extra_models``, beside it
+    under their own names) its worker cannot see.
 
     Yields (master URL, model folder, hidden): ``hidden`` is False where private mounts are not
     possible, and the worker then sees the folder too.
@@ -264,6 +267,8 @@ def cluster_with_driver_only_model(work: Path) -> Iterator[tuple[str, Path, bool
     driver_only = work / "driver_only"
     model = driver_only / "model"
     shutil.copytree(BUNDLED_DIR / "deberta_v3_tiny_random_en", model)
+    for extra in extra_models:
+        shutil.copytree(extra, driver_only / extra.name)
     hidden = can_hide_paths()
     (work / "cluster").mkdir()
     with standalone_cluster(work / "cluster", hidden=[driver_only] if hidden else []) as master:

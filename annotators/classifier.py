@@ -26,7 +26,7 @@ import numpy as np
 from pyspark.ml.param import Param, Params, TypeConverters
 
 from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict, make_annotation
-from annotators.base import AnnotateFn, BatchAnnotateFn, StageInputError, keyword_only
+from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
 from annotators.deberta.encoder import (
     EncoderSettings,
     PieceSequence,
@@ -37,8 +37,7 @@ from annotators.deberta.encoder import (
     runtime_for,
     text_pieces,
 )
-from annotators.deberta.package import ModelFolder, ModelFolderError
-from annotators.model_stage import DebertaModelStage, _choice
+from annotators.model_stage import LabelledModelStage, _choice
 
 #: [CLS] a [SEP] b [SEP] with one piece of each text.
 MIN_PAIR_SENTENCE_LENGTH = 5
@@ -185,8 +184,9 @@ def _document_span(
     return (tokens[0]["begin"], tokens[-1]["end"]) if tokens else (0, -1)
 
 
-class DeBertaForSequenceClassification(DebertaModelStage):
-    """Labels and scores from a DeBERTa-v3 sequence classifier exported to ONNX."""
+class ScoringParams(Params):
+    """coalesceSentences, activation and threshold: how the classifiers (sequence and zero-shot)
+    turn scores into labels. Defaults: false, softmax, 0.5."""
 
     coalesceSentences = Param(
         Params._dummy(),
@@ -206,30 +206,9 @@ class DeBertaForSequenceClassification(DebertaModelStage):
         "score a label must exceed with sigmoid activation",
         TypeConverters.toFloat,
     )
-    pairInputCol = Param(
-        Params._dummy(),
-        "pairInputCol",
-        "token column of each row's second text: classify the pair [CLS] a [SEP] b [SEP]",
-        TypeConverters.toString,
-    )
 
-    model_task = "sequence-classification"
-    input_annotator_types = (DOCUMENT, TOKEN)
-    output_annotator_type = CATEGORY
-
-    @keyword_only
-    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "category") -> None:
-        super().__init__()
-        self._setDefault(
-            outputCol="category", coalesceSentences=False, activation="softmax", threshold=0.5
-        )
-        self._set(**self._input_kwargs)
-
-    def _output_size(self, folder: ModelFolder) -> int:
-        labels = folder.labels
-        if not labels:
-            raise ModelFolderError(f"{folder.path / 'manifest.json'} lists no labels")
-        return len(labels)
+    def _set_scoring_defaults(self) -> None:
+        self._setDefault(coalesceSentences=False, activation="softmax", threshold=0.5)
 
     def setCoalesceSentences(self, value: bool) -> Self:
         return self._set(coalesceSentences=value)
@@ -249,15 +228,33 @@ class DeBertaForSequenceClassification(DebertaModelStage):
     def getThreshold(self) -> float:
         return self.getOrDefault(self.threshold)
 
+
+class DeBertaForSequenceClassification(LabelledModelStage, ScoringParams):
+    """Labels and scores from a DeBERTa-v3 sequence classifier exported to ONNX."""
+
+    pairInputCol = Param(
+        Params._dummy(),
+        "pairInputCol",
+        "token column of each row's second text: classify the pair [CLS] a [SEP] b [SEP]",
+        TypeConverters.toString,
+    )
+
+    model_task = "sequence-classification"
+    input_annotator_types = (DOCUMENT, TOKEN)
+    output_annotator_type = CATEGORY
+
+    @keyword_only
+    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "category") -> None:
+        super().__init__()
+        self._setDefault(outputCol="category")
+        self._set_scoring_defaults()
+        self._set(**self._input_kwargs)
+
     def setPairInputCol(self, value: str) -> Self:
         return self._set(pairInputCol=value)
 
     def getPairInputCol(self) -> str | None:
         return self.getOrDefault(self.pairInputCol) if self.isDefined(self.pairInputCol) else None
-
-    def getClasses(self) -> list[str]:
-        """The labels, in the model's output order (Spark NLP's ``getClasses``)."""
-        return list(self.model_folder().labels or [])
 
     def input_columns(self, types_by_column: Mapping[str, str | None]) -> list[str]:
         columns = super().input_columns(types_by_column)
@@ -304,7 +301,3 @@ class DeBertaForSequenceClassification(DebertaModelStage):
             return classify_rows(rows, settings, scoring)
 
         return annotate_rows
-
-    def annotator(self) -> AnnotateFn:
-        core = self.batch_annotator()
-        return lambda *columns: core([columns])[0]

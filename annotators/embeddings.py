@@ -80,10 +80,6 @@ class DeBertaEmbeddings(DebertaModelStage):
     def batch_annotator(self) -> BatchAnnotateFn:
         return _embeddings_core(self.shipped_settings())
 
-    def annotator(self) -> AnnotateFn:
-        core = self.batch_annotator()
-        return lambda documents, tokens: core([(documents, tokens)])[0]
-
 
 def _embeddings_core(settings: EncoderSettings) -> BatchAnnotateFn:
     def annotate_rows(rows: list[tuple[list[AnnotationDict], ...]]) -> list[list[AnnotationDict]]:

@@ -20,7 +20,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 from pyspark.sql import DataFrame, SparkSession
 
-from annotators.base import ANNOTATION_BYTES, AnnotatorModel
+from annotators.base import ANNOTATION_BYTES, AnnotateFn, AnnotatorModel
 from annotators.deberta.encoder import (
     ENGINES,
     EXECUTION_PROVIDERS,
@@ -425,6 +425,11 @@ class DebertaModelStage(AnnotatorModel):
         """Width of one output row of the model (hidden size, or number of labels)."""
         raise NotImplementedError
 
+    def annotator(self) -> AnnotateFn:
+        """One row through the batch core (the model stages batch across rows)."""
+        core = self.batch_annotator()
+        return lambda *columns: core([columns])[0]
+
     def shipped_settings(self) -> EncoderSettings:
         """Settings for the cores, naming the shipped files when ``_prepare`` shipped them."""
         return self.settings(getattr(self, "_shipped_name", None))
@@ -465,3 +470,16 @@ class DebertaModelStage(AnnotatorModel):
                         spark.sparkContext.addFile(str(shipped))
                 _SHIPPED[key] = prefix
         self._shipped_name = prefix
+
+
+class LabelledModelStage(DebertaModelStage):
+    """A model stage whose outputs are the manifest's labels (the classifiers)."""
+
+    def _output_size(self, folder: ModelFolder) -> int:
+        if not folder.labels:
+            raise ModelFolderError(f"{folder.path / MANIFEST} lists no labels")
+        return len(folder.labels)
+
+    def getClasses(self) -> list[str]:
+        """The labels, in the model's output order (Spark NLP's ``getClasses``)."""
+        return list(self.model_folder().labels or [])

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotators.annotation import CHUNK, DOCUMENT, AnnotationDict, make_annotation
-from annotators.base import AnnotateFn, BatchAnnotateFn, StageInputError, keyword_only
+from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
 from annotators.classifier import score_text, softmax
 from annotators.deberta.encoder import (
     CLS_POSITION,
@@ -45,6 +45,8 @@ from annotators.model_stage import DebertaModelStage
 __all__ = ["DeBertaForQuestionAnswering", "answer_rows"]
 
 _WORD = re.compile(r"\S+")
+#: [CLS] question [SEP] context [SEP] with one piece of each.
+MIN_QA_SENTENCE_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,12 @@ class DeBertaForQuestionAnswering(DebertaModelStage):
         return list(columns)
 
     def batch_annotator(self) -> BatchAnnotateFn:
+        if self.getMaxSentenceLength() < MIN_QA_SENTENCE_LENGTH:
+            raise StageInputError(
+                f"{type(self).__name__}: maxSentenceLength {self.getMaxSentenceLength()} cannot "
+                f"hold [CLS] question [SEP] context [SEP] (at least {MIN_QA_SENTENCE_LENGTH}); "
+                "raise it"
+            )
         settings = self.shipped_settings()
 
         def annotate_rows(
@@ -239,7 +247,3 @@ class DeBertaForQuestionAnswering(DebertaModelStage):
             return answer_rows(rows, settings)
 
         return annotate_rows
-
-    def annotator(self) -> AnnotateFn:
-        core = self.batch_annotator()
-        return lambda *columns: core([columns])[0]

@@ -12,7 +12,7 @@ embeddings give it that vector.
 from __future__ import annotations
 
 from annotators.annotation import DOCUMENT, NAMED_ENTITY, TOKEN, AnnotationDict, make_annotation
-from annotators.base import AnnotateFn, BatchAnnotateFn, keyword_only
+from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.classifier import score_text, softmax
 from annotators.deberta.encoder import (
     EncoderSettings,
@@ -21,8 +21,7 @@ from annotators.deberta.encoder import (
     runtime_for,
     sentence_key,
 )
-from annotators.deberta.package import ModelFolder, ModelFolderError
-from annotators.model_stage import DebertaModelStage
+from annotators.model_stage import LabelledModelStage
 
 __all__ = ["DeBertaForTokenClassification", "tag_rows"]
 
@@ -53,7 +52,7 @@ def tag_rows(
     return outputs
 
 
-class DeBertaForTokenClassification(DebertaModelStage):
+class DeBertaForTokenClassification(LabelledModelStage):
     """Named-entity (or any per-token) labels from a DeBERTa-v3 token classifier in ONNX."""
 
     model_task = "token-classification"
@@ -66,15 +65,6 @@ class DeBertaForTokenClassification(DebertaModelStage):
         self._setDefault(outputCol="ner")
         self._set(**self._input_kwargs)
 
-    def _output_size(self, folder: ModelFolder) -> int:
-        if not folder.labels:
-            raise ModelFolderError(f"{folder.path / 'manifest.json'} lists no labels")
-        return len(folder.labels)
-
-    def getClasses(self) -> list[str]:
-        """The labels, in the model's output order (Spark NLP's ``getClasses``)."""
-        return list(self.model_folder().labels or [])
-
     def batch_annotator(self) -> BatchAnnotateFn:
         settings, labels = self.shipped_settings(), tuple(self.getClasses())
 
@@ -84,7 +74,3 @@ class DeBertaForTokenClassification(DebertaModelStage):
             return tag_rows([row[1] for row in rows], settings, labels)
 
         return annotate_rows
-
-    def annotator(self) -> AnnotateFn:
-        core = self.batch_annotator()
-        return lambda *columns: core([columns])[0]

@@ -25,9 +25,9 @@ import numpy as np
 from pyspark.ml.param import Param, Params, TypeConverters
 
 from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict
-from annotators.base import AnnotateFn, BatchAnnotateFn, StageInputError, keyword_only
+from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
 from annotators.classifier import (
-    ACTIVATIONS,
+    ScoringParams,
     ScoringSettings,
     category_annotations,
     sentence_spans,
@@ -43,8 +43,8 @@ from annotators.deberta.encoder import (
     text_pieces,
     window_starts,
 )
-from annotators.deberta.package import ModelFolder, ModelFolderError
-from annotators.model_stage import DebertaModelStage, _choice
+from annotators.deberta.package import ModelFolder
+from annotators.model_stage import LabelledModelStage
 
 if TYPE_CHECKING:
     from typing import Self
@@ -150,7 +150,7 @@ def _label_list(value: Any) -> list[str]:
     return labels
 
 
-class DeBertaForZeroShotClassification(DebertaModelStage):
+class DeBertaForZeroShotClassification(LabelledModelStage, ScoringParams):
     """Zero-shot text classification with a DeBERTa-v3 NLI model in ONNX."""
 
     candidateLabels = Param(
@@ -174,24 +174,6 @@ class DeBertaForZeroShotClassification(DebertaModelStage):
         "score each candidate on its own (every one over the threshold is a result)",
         TypeConverters.toBoolean,
     )
-    activation = Param(
-        Params._dummy(),
-        "activation",
-        "softmax (one label) or sigmoid (each candidate on its own, as multilabel)",
-        _choice("activation", ACTIVATIONS),
-    )
-    threshold = Param(
-        Params._dummy(),
-        "threshold",
-        "score a candidate must exceed when scored on its own",
-        TypeConverters.toFloat,
-    )
-    coalesceSentences = Param(
-        Params._dummy(),
-        "coalesceSentences",
-        "one label per document (averaged sentence scores) instead of one per sentence",
-        TypeConverters.toBoolean,
-    )
 
     model_task = "zero-shot-classification"
     input_annotator_types = (DOCUMENT, TOKEN)
@@ -207,14 +189,9 @@ class DeBertaForZeroShotClassification(DebertaModelStage):
     ) -> None:
         super().__init__()
         self._setDefault(
-            outputCol="category",
-            entailmentIdParam=2,
-            contradictionIdParam=0,
-            multilabel=False,
-            activation="softmax",
-            threshold=0.5,
-            coalesceSentences=False,
+            outputCol="category", entailmentIdParam=2, contradictionIdParam=0, multilabel=False
         )
+        self._set_scoring_defaults()
         self._set(**self._input_kwargs)
 
     def _configure_from(self, model: ModelFolder) -> None:
@@ -224,11 +201,6 @@ class DeBertaForZeroShotClassification(DebertaModelStage):
             self._setDefault(entailmentIdParam=entailment)
         if contradiction is not None:
             self._setDefault(contradictionIdParam=contradiction)
-
-    def _output_size(self, folder: ModelFolder) -> int:
-        if not folder.labels:
-            raise ModelFolderError(f"{folder.path / 'manifest.json'} lists no labels")
-        return len(folder.labels)
 
     def setCandidateLabels(self, value: list[str]) -> Self:
         return self._set(candidateLabels=value)
@@ -253,28 +225,6 @@ class DeBertaForZeroShotClassification(DebertaModelStage):
 
     def getMultilabel(self) -> bool:
         return self.getOrDefault(self.multilabel)
-
-    def setActivation(self, value: str) -> Self:
-        return self._set(activation=value)
-
-    def getActivation(self) -> str:
-        return self.getOrDefault(self.activation)
-
-    def setThreshold(self, value: float) -> Self:
-        return self._set(threshold=value)
-
-    def getThreshold(self) -> float:
-        return self.getOrDefault(self.threshold)
-
-    def setCoalesceSentences(self, value: bool) -> Self:
-        return self._set(coalesceSentences=value)
-
-    def getCoalesceSentences(self) -> bool:
-        return self.getOrDefault(self.coalesceSentences)
-
-    def getClasses(self) -> list[str]:
-        """The model's own NLI labels, in output order."""
-        return list(self.model_folder().labels or [])
 
     def zero_shot_settings(self) -> ZeroShotSettings:
         name = type(self).__name__
@@ -320,7 +270,3 @@ class DeBertaForZeroShotClassification(DebertaModelStage):
             return zero_shot_rows(rows, settings, zero_shot)
 
         return annotate_rows
-
-    def annotator(self) -> AnnotateFn:
-        core = self.batch_annotator()
-        return lambda *columns: core([columns])[0]

@@ -305,6 +305,8 @@ def test_question_answering_needs_two_document_columns() -> None:
         stage.setInputCols(["q"]).input_columns({"q": "document"})
     with pytest.raises(StageInputError, match="has annotator type 'token'"):
         stage.setInputCols(["q", "t"]).input_columns({"q": "document", "t": "token"})
+    with pytest.raises(StageInputError, match="maxSentenceLength 4 cannot hold"):
+        stage.setMaxSentenceLength(4).batch_annotator()
     with pytest.raises(ValueError, match="same number of columns"):
         MultiDocumentAssembler(inputCols=["a", "b"], outputCols=["x"]).assemblers()
 

@@ -361,7 +361,7 @@ def plan_sentence(
             (first_output + n, firsts[i] if token_pieces[i] else CLS_POSITION)
             for n, i in enumerate(kept)
         ]
-        return [PieceSequence(flat, targets)], kept
+        return ([PieceSequence(flat, targets)] if targets else []), kept  # nothing to run
     starts = window_starts(len(flat), limit)
     sequences = [PieceSequence(flat[s : s + limit], []) for s in starts]
     for i, first in enumerate(firsts):

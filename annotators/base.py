@@ -32,6 +32,7 @@ from annotators.annotation import (
     annotations_to_arrow,
     column_metadata,
 )
+from annotators.errors import RowTooLargeError, StageInputError
 from annotators.spark_compat import ARROW_UDF, restore_metadata, transport_for, with_column
 
 #: A stage's core: one annotation list per input column in, the output annotation list out.
@@ -82,14 +83,6 @@ __all__ = [
     "keyword_only",
     "resolve_input_columns",
 ]
-
-
-class StageInputError(ValueError):
-    """An input column is missing or holds the wrong annotator type."""
-
-
-class RowTooLargeError(ValueError):
-    """One row's output annotations are more than a Spark row can carry."""
 
 
 #: The largest output a stage may give one row (estimated bytes in the JVM). A Spark row is

@@ -29,6 +29,7 @@ from annotators.annotation import (
     make_annotation,
 )
 from annotators.base import keyword_only
+from annotators.errors import StageInputError
 from annotators.spark_compat import valid_utf8, with_column
 
 _WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
@@ -235,17 +236,19 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         if not self.isDefined(self.inputCol):
-            raise ValueError("DocumentAssembler: inputCol is not set; call setInputCol('text')")
+            raise StageInputError(
+                "DocumentAssembler: inputCol is not set; call setInputCol('text')"
+            )
         name = self.getInputCol()
         fields = {f.name: f for f in dataset.schema.fields}
         if name not in fields:
-            raise ValueError(
+            raise StageInputError(
                 f"DocumentAssembler: input column '{name}' does not exist; available columns: "
                 f"{', '.join(sorted(fields)) or 'none'}"
             )
         for param in (self.idCol, self.metadataCol):
             if self.isDefined(param) and self.getOrDefault(param) not in fields:
-                raise ValueError(
+                raise StageInputError(
                     f"DocumentAssembler: {param.name} '{self.getOrDefault(param)}' does not exist"
                 )
         kind = fields[name].dataType
@@ -264,7 +267,7 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
                 F.array(self._document(text, self._row_metadata()))
             )
         else:
-            raise ValueError(
+            raise StageInputError(
                 f"DocumentAssembler: input column '{name}' has type {kind.simpleString()}; "
                 "it needs string or array<string>"
             )
@@ -338,18 +341,18 @@ class MultiDocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWr
         LightPipeline."""
         for param in (self.inputCols, self.outputCols):
             if not self.isDefined(param):
-                raise ValueError(
+                raise StageInputError(
                     f"MultiDocumentAssembler: {param.name} is not set; call "
                     f"set{param.name[0].upper()}{param.name[1:]}([...])"
                 )
         inputs, outputs = self.getInputCols(), self.getOutputCols()
         if len(inputs) != len(outputs) or not inputs:
-            raise ValueError(
+            raise StageInputError(
                 f"MultiDocumentAssembler: inputCols {inputs} and outputCols {outputs} must "
                 "name the same number of columns (at least one)"
             )
         if len(set(outputs)) != len(outputs):
-            raise ValueError(f"MultiDocumentAssembler: outputCols {outputs} repeat a name")
+            raise StageInputError(f"MultiDocumentAssembler: outputCols {outputs} repeat a name")
         stages = []
         for source, target in zip(inputs, outputs, strict=True):
             stage = DocumentAssembler(

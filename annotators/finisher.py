@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from annotators.annotation import ANNOTATOR_TYPE_KEY, SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
 from annotators.base import annotator_types_of, keyword_only
+from annotators.errors import StageInputError
 
 EMBEDDING_TYPES = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
 
@@ -87,10 +88,10 @@ class EmbeddingsFinisher(Transformer, DefaultParamsReadable, DefaultParamsWritab
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         if not self.isDefined(self.inputCols):
-            raise ValueError("EmbeddingsFinisher: inputCols is not set")
+            raise StageInputError("EmbeddingsFinisher: inputCols is not set")
         inputs, outputs = self.getInputCols(), self.getOutputCols()
         if len(inputs) != len(outputs):
-            raise ValueError(
+            raise StageInputError(
                 f"EmbeddingsFinisher: {len(inputs)} inputCols but {len(outputs)} outputCols; "
                 "give one output per input"
             )
@@ -98,7 +99,7 @@ class EmbeddingsFinisher(Transformer, DefaultParamsReadable, DefaultParamsWritab
         for column in inputs:
             if types.get(column, "missing") not in EMBEDDING_TYPES:
                 found = types.get(column, "missing")
-                raise ValueError(
+                raise StageInputError(
                     f"EmbeddingsFinisher: input column '{column}' has annotator type '{found}', "
                     f"but it needs one of {', '.join(EMBEDDING_TYPES)}"
                 )

@@ -1,7 +1,9 @@
 """LightPipeline: run a fitted pipeline on the driver, on plain strings, with no Spark job.
 
 It calls the very cores the Spark stages run in their Arrow UDFs, so its output equals the
-DataFrame path's (a test holds it to that).
+DataFrame path's (a test holds it to that). Finishers (``EmbeddingsFinisher``) are skipped, as
+the reference's LightPipeline skips them: their output is plain columns, not annotations, and
+``fullAnnotate`` already gives each vector. ``transform(df)`` runs the whole pipeline on Spark.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
-from pyspark.ml import PipelineModel, Transformer
+from pyspark.ml import Estimator, PipelineModel, Transformer
+from pyspark.sql import DataFrame
 from sparknlp.annotation import Annotation
 
 from annotators.annotation import AnnotationDict, to_spark_nlp
 from annotators.base import AnnotatorModel, BatchAnnotateFn, chunk_bounds
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
+from annotators.errors import StageInputError
+from annotators.finisher import EmbeddingsFinisher
 
 #: One input: a text, or a row as ``{input column: text}`` for pipelines with several
 #: DocumentAssemblers (sentence pairs).
@@ -25,7 +30,7 @@ def _text_for(column: str, text: Text) -> str | None:
     if not isinstance(text, Mapping):
         return text
     if column not in text:
-        raise KeyError(
+        raise StageInputError(
             f"LightPipeline: the row {sorted(text)} has no text for the DocumentAssembler's "
             f"input column '{column}'"
         )
@@ -63,13 +68,26 @@ class LightPipeline:
                 columns = stage.input_columns(types)
                 self._plan.append((stage, stage.getOutputCol(), columns, stage.batch_annotator()))
                 types[stage.getOutputCol()] = stage.output_annotator_type
+            elif isinstance(stage, EmbeddingsFinisher):
+                continue  # plain columns: nothing to add to annotation results
+            elif isinstance(stage, Estimator):
+                raise StageInputError(
+                    f"LightPipeline cannot run {type(stage).__name__} ({stage.uid}): it is not "
+                    "fitted; fit the Pipeline and pass the PipelineModel"
+                )
             else:
-                raise TypeError(
-                    f"LightPipeline cannot run stage {type(stage).__name__} ({stage.uid}); it runs "
-                    "fitted annotators only: fit the Pipeline first and pass the PipelineModel"
+                raise StageInputError(
+                    f"LightPipeline cannot run {type(stage).__name__} ({stage.uid}): it runs "
+                    "DocumentAssembler, MultiDocumentAssembler and annotators, and skips "
+                    "EmbeddingsFinisher"
                 )
         if not any(isinstance(stage, DocumentAssembler) for stage, *_ in self._plan):
-            raise ValueError("LightPipeline needs a DocumentAssembler as its first stage")
+            raise StageInputError("LightPipeline needs a DocumentAssembler as its first stage")
+        self._stages = list(stages)
+
+    def transform(self, dataset: DataFrame) -> DataFrame:
+        """The whole pipeline on a DataFrame (Spark NLP's ``LightPipeline.transform``)."""
+        return PipelineModel(self._stages).transform(dataset)
 
     def run_row(self, text: Text) -> dict[str, list[AnnotationDict]]:
         """Annotate one text, or one row given as ``{input column: text}`` (sentence pairs)."""

@@ -33,6 +33,7 @@ from annotators.classifier import DeBertaForSequenceClassification
 from annotators.deberta.package import load_model_folder, resolve_model, resolve_pretrained
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.embeddings import DeBertaEmbeddings
+from annotators.errors import ConfigError
 from annotators.light import LightPipeline
 from annotators.model_stage import DebertaModelStage
 from annotators.ner_converter import NerConverter
@@ -65,7 +66,7 @@ def _folder_for(
         return resolve_pretrained(parts[-1], parts[0], remote_loc), ACTIONS[action]
     if len(parts) == 1 or Path(reference).expanduser().is_dir():
         return resolve_model(reference, lang or "en", remote_loc), None
-    raise ValueError(
+    raise ConfigError(
         f"cannot read the model reference '{reference}': use '<lang>.<action>.<name>' with "
         f"action one of {', '.join(ACTIONS)}, a pretrained name, or a model folder"
     )
@@ -88,7 +89,7 @@ def load(
     folder, wanted = _folder_for(reference, lang, remote_loc)
     task = load_model_folder(folder).manifest["task"]
     if wanted is not None and task != wanted:
-        raise ValueError(
+        raise ConfigError(
             f"'{reference}' asks for the {wanted} task, but {folder} holds a {task} model"
         )
     stage: DebertaModelStage
@@ -100,7 +101,7 @@ def load(
         stage = DeBertaForQuestionAnswering.loadSavedModel(folder).setOutputCol("answer")
     elif task == "zero-shot-classification":
         if not candidate_labels:
-            raise ValueError(f"'{reference}' is a zero-shot model: pass candidate_labels=[...]")
+            raise ConfigError(f"'{reference}' is a zero-shot model: pass candidate_labels=[...]")
         stage = (
             DeBertaForZeroShotClassification.loadSavedModel(folder)
             .setOutputCol("category")

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from pyspark.ml.param import Params
 
+from annotators.errors import ConfigError
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "conf" / "job.yaml"
 
@@ -78,10 +80,6 @@ STAGE_SECTIONS = (
 )
 #: Params the job wires itself: setting them from the config would break the pipeline.
 WIRED_PARAMS = {"inputCol", "inputCols", "outputCol", "modelPath", "pairInputCol"}
-
-
-class ConfigError(ValueError):
-    """A configuration key or value that the job cannot use; the message names it."""
 
 
 def stage_classes() -> dict[str, type[Params]]:

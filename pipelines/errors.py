@@ -1,5 +1,5 @@
-"""The job's own error: where it cannot go on, with a message that says why and what to do."""
+"""The job's errors, from the library's one family (``annotators.errors``)."""
 
+from annotators.errors import ConfigError, JobError
 
-class JobError(RuntimeError):
-    """The job cannot go on (bad input, existing or locked output, lost rows)."""
+__all__ = ["ConfigError", "JobError"]

@@ -6,6 +6,7 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 
 from annotators import DocumentAssembler, LightPipeline, SentenceDetector, Tokenizer
+from annotators.base import StageInputError
 from tests.conftest import annotations_of
 
 pytestmark = pytest.mark.compat
@@ -124,5 +125,24 @@ def test_missing_and_plain_input_columns_are_refused(texts_df) -> None:
 
 
 def test_light_pipeline_refuses_unfitted_stages() -> None:
-    with pytest.raises(TypeError, match="fit the Pipeline first"):
+    with pytest.raises(StageInputError, match="Tokenizer .* is not fitted; fit the Pipeline"):
         LightPipeline(text_pipeline().getStages())
+
+
+def test_light_pipeline_skips_finishers_and_transforms_dataframes(texts_df) -> None:
+    """The reference's LightPipeline skips finishers and has transform(df); a row given without
+    an assembler's column is refused with the library's own error."""
+    from annotators import EmbeddingsFinisher
+    from annotators.errors import SparkDebertaError
+
+    fitted = text_pipeline().fit(texts_df)
+    finisher = EmbeddingsFinisher().setInputCols(["token"]).setOutputCols(["finished"])
+    light = LightPipeline([*fitted.stages, finisher])
+    assert light.annotate("Hi there.") == LightPipeline(fitted).annotate("Hi there.")
+    transformed = LightPipeline(fitted).transform(texts_df.select("text"))
+    assert transformed.columns == ["text", "document", "sentence", "token"]
+    assert [r.token for r in transformed.collect()] == [
+        r.token for r in fitted.transform(texts_df.select("text")).collect()
+    ]
+    with pytest.raises(SparkDebertaError, match="has no text for the DocumentAssembler"):
+        light.annotate({"other": "text"})

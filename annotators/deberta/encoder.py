@@ -35,6 +35,7 @@ import numpy as np
 
 from annotators.annotation import WORD_EMBEDDINGS, AnnotationDict
 from annotators.deberta.package import SPM_FILE, ModelFolderError, file_sha256
+from annotators.errors import EngineError
 
 LONG_SENTENCE_STRATEGIES = ("window", "truncate")
 EXECUTION_PROVIDERS = ("cpu", "cuda")
@@ -72,10 +73,6 @@ class EncoderSettings:
 def stack_outputs(results: list[np.ndarray]) -> np.ndarray:
     """One output as it is; several (start and end logits) stacked on a last axis."""
     return results[0] if len(results) == 1 else np.stack(results, axis=-1)
-
-
-class EngineError(RuntimeError):
-    """An engine, precision or provider that cannot run here (not installed, no CPU support)."""
 
 
 def check_engine(engine: str, precision: str, execution_provider: str) -> None:

@@ -30,14 +30,11 @@ from annotators.deberta.package import (
     file_entry,
     load_model_folder,
 )
+from annotators.errors import ExportError
 
 OPSET = 17
 #: Sequence lengths (without padding) of the parity batches; each batch pads to its longest.
 PARITY_BATCHES = ((3,), (1, 7, 16), (40, 5, 23, 2))
-
-
-class ExportError(RuntimeError):
-    """The checkpoint cannot be exported, or its export does not match PyTorch."""
 
 
 def _local_checkpoint(checkpoint: str) -> Path:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annotators.errors import ModelFolderError
+
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
@@ -111,10 +113,6 @@ TYPE_NAMES = {
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
 #: The graph inputs the encoder feeds.
 MODEL_INPUTS = ("input_ids", "attention_mask")
-
-
-class ModelFolderError(ValueError):
-    """A model folder is missing, corrupt or does not match its manifest."""
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:

@@ -311,6 +311,18 @@ class AnnotatorParams(Params):
         Params._dummy(), "outputCol", "output annotation column", TypeConverters.toString
     )
 
+    def _set_keywords(self, keywords: Mapping[str, object]) -> None:
+        """Set constructor keywords, refusing a name that is not one of the stage's Params."""
+        from annotators.errors import ParamError
+
+        unknown = sorted(name for name in keywords if not self.hasParam(name))
+        if unknown:
+            known = ", ".join(sorted(p.name for p in self.params))
+            raise ParamError(
+                f"{type(self).__name__} has no parameter {', '.join(unknown)}; known: {known}"
+            )
+        self._set(**{k: v for k, v in keywords.items() if v is not None})
+
     def setInputCols(self, *value: str | Sequence[str]) -> AnnotatorParams:
         cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
         return self._set(inputCols=list(cols))

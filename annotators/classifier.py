@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -37,7 +37,8 @@ from annotators.deberta.encoder import (
     runtime_for,
     text_pieces,
 )
-from annotators.model_stage import LabelledModelStage, _choice
+from annotators.model_stage import LabelledModelStage
+from annotators.params import choice
 
 #: [CLS] a [SEP] b [SEP] with one piece of each text.
 MIN_PAIR_SENTENCE_LENGTH = 5
@@ -198,7 +199,7 @@ class ScoringParams(Params):
         Params._dummy(),
         "activation",
         "softmax (one label) or sigmoid (every label over the threshold)",
-        _choice("activation", ACTIVATIONS),
+        choice("activation", ACTIVATIONS),
     )
     threshold = Param(
         Params._dummy(),
@@ -244,11 +245,14 @@ class DeBertaForSequenceClassification(LabelledModelStage, ScoringParams):
     output_annotator_type = CATEGORY
 
     @keyword_only
-    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "category") -> None:
+    def __init__(
+        self, *, inputCols: list[str] | None = None, outputCol: str = "category", **params: Any
+    ) -> None:
+        """Any of the stage's parameters as keywords (``coalesceSentences=True``)."""
         super().__init__()
         self._setDefault(outputCol="category")
         self._set_scoring_defaults()
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def setPairInputCol(self, value: str) -> Self:
         return self._set(pairInputCol=value)

@@ -30,6 +30,7 @@ from annotators.annotation import (
 )
 from annotators.base import keyword_only
 from annotators.errors import StageInputError
+from annotators.params import choice
 from annotators.spark_compat import valid_utf8, with_column
 
 _WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
@@ -64,15 +65,6 @@ CLEANUP_RULES: dict[str, CleanupRule] = {
     "delete_full": CleanupRule(True, f"{_ESCAPED_NEWLINE}|{_ESCAPED_TAB}", ""),
 }
 CLEANUP_MODES = tuple(CLEANUP_RULES)
-
-
-def _check_cleanup_mode(value: Any) -> str:
-    mode = TypeConverters.toString(value).strip().lower()
-    if mode not in CLEANUP_RULES:
-        raise ValueError(
-            f"cleanupMode '{value}' is not supported; choose one of: {', '.join(CLEANUP_MODES)}"
-        )
-    return mode
 
 
 def clean_text(text: str, mode: str) -> str:
@@ -122,7 +114,7 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
         Params._dummy(),
         "cleanupMode",
         "possible values: " + ", ".join(CLEANUP_MODES),
-        _check_cleanup_mode,
+        choice("cleanupMode", CLEANUP_MODES, normalize=lambda mode: mode.strip().lower()),
     )
 
     output_annotator_type = DOCUMENT

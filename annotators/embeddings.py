@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -18,7 +18,8 @@ from annotators.annotation import (
 from annotators.base import AnnotateFn, AnnotatorModel, BatchAnnotateFn, keyword_only
 from annotators.deberta.encoder import EncoderSettings, embed_rows
 from annotators.deberta.package import ModelFolder
-from annotators.model_stage import MAX_SENTENCE_LENGTH_LIMIT, DebertaModelStage, _choice
+from annotators.model_stage import MAX_SENTENCE_LENGTH_LIMIT, DebertaModelStage
+from annotators.params import choice
 
 if TYPE_CHECKING:
     from typing import Self
@@ -49,11 +50,12 @@ class DeBertaEmbeddings(DebertaModelStage):
 
     @keyword_only
     def __init__(
-        self, *, inputCols: list[str] | None = None, outputCol: str = "embeddings"
+        self, *, inputCols: list[str] | None = None, outputCol: str = "embeddings", **params: Any
     ) -> None:
+        """Any of the stage's parameters as keywords (``batchSize=16``)."""
         super().__init__()
         self._setDefault(outputCol="embeddings")
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def _configure_from(self, model: ModelFolder) -> None:
         self._set(dimension=model.dimension, storageRef=model.name)
@@ -133,7 +135,7 @@ class SentenceEmbeddings(AnnotatorModel):
         Params._dummy(),
         "poolingStrategy",
         "AVERAGE or SUM",
-        _choice("poolingStrategy", POOLING_STRATEGIES),
+        choice("poolingStrategy", POOLING_STRATEGIES, normalize=str.upper),
     )
     dimension = Param(Params._dummy(), "dimension", "vector size", TypeConverters.toInt)
     storageRef = Param(
@@ -156,10 +158,10 @@ class SentenceEmbeddings(AnnotatorModel):
     ) -> None:
         super().__init__()
         self._setDefault(outputCol="sentence_embeddings", poolingStrategy="AVERAGE")
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def setPoolingStrategy(self, value: str) -> SentenceEmbeddings:
-        return self._set(poolingStrategy=value.upper() if isinstance(value, str) else value)
+        return self._set(poolingStrategy=value)
 
     def getPoolingStrategy(self) -> str:
         return self.getOrDefault(self.poolingStrategy)

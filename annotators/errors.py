@@ -17,6 +17,10 @@ class StageInputError(SparkDebertaError, ValueError):
     cross-parameter rule)."""
 
 
+class ParamError(SparkDebertaError, ValueError):
+    """A parameter value that a stage cannot take; the message names the parameter."""
+
+
 class RowTooLargeError(SparkDebertaError, ValueError):
     """One row's output annotations are more than a Spark row can carry."""
 
@@ -47,6 +51,7 @@ __all__ = [
     "ExportError",
     "JobError",
     "ModelFolderError",
+    "ParamError",
     "RowTooLargeError",
     "SparkDebertaError",
     "StageInputError",

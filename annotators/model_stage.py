@@ -39,6 +39,7 @@ from annotators.deberta.package import (
     resolve_pretrained,
 )
 from annotators.hadoop_files import HadoopFiles
+from annotators.params import bounded_int, choice
 from annotators.spark_compat import is_connect
 
 if TYPE_CHECKING:
@@ -57,28 +58,6 @@ STAGE_FOR_TASK = {
     "zero-shot-classification": "DeBertaForZeroShotClassification",
 }
 _MODEL_SUBDIR = "model"
-
-
-def _bounded_int(name: str, low: int, high: int):  # type: ignore[no-untyped-def]
-    def convert(value: Any) -> int:
-        number = TypeConverters.toInt(value)
-        if not low <= number <= high:
-            raise ValueError(f"{name} must be between {low} and {high}, got {number}")
-        return number
-
-    return convert
-
-
-def _choice(name: str, allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def convert(value: Any) -> str:
-        text = TypeConverters.toString(value)
-        if text not in allowed:
-            raise ValueError(
-                f"{name} '{text}' is not supported; choose one of: {', '.join(allowed)}"
-            )
-        return text
-
-    return convert
 
 
 class _ModelFolderWriter(DefaultParamsWriter):
@@ -198,7 +177,7 @@ class DebertaModelStage(AnnotatorModel):
         Params._dummy(),
         "batchSize",
         "sentences per inference batch",
-        _bounded_int("batchSize", 1, 4096),
+        bounded_int("batchSize", 1, 4096),
     )
     caseSensitive = Param(
         Params._dummy(), "caseSensitive", "whether to keep case", TypeConverters.toBoolean
@@ -207,38 +186,38 @@ class DebertaModelStage(AnnotatorModel):
         Params._dummy(),
         "maxSentenceLength",
         "max pieces per sequence, [CLS] and [SEP] included",
-        _bounded_int("maxSentenceLength", MIN_SENTENCE_LENGTH, MAX_SENTENCE_LENGTH_LIMIT),
+        bounded_int("maxSentenceLength", MIN_SENTENCE_LENGTH, MAX_SENTENCE_LENGTH_LIMIT),
     )
     longSentenceStrategy = Param(
         Params._dummy(),
         "longSentenceStrategy",
         "window (a long sentence in overlapping windows: nothing dropped) or truncate (the "
         "reference's cut at maxSentenceLength)",
-        _choice("longSentenceStrategy", LONG_SENTENCE_STRATEGIES),
+        choice("longSentenceStrategy", LONG_SENTENCE_STRATEGIES),
     )
     engine = Param(
         Params._dummy(),
         "engine",
         "onnxruntime (exact to the reference model) or openvino (needs the openvino extra)",
-        _choice("engine", ENGINES),
+        choice("engine", ENGINES),
     )
     precision = Param(
         Params._dummy(),
         "precision",
         "fp32, int8 (needs model_int8.onnx) or bf16 (engine openvino, a CPU with bfloat16)",
-        _choice("precision", tuple(PRECISIONS)),
+        choice("precision", tuple(PRECISIONS)),
     )
     executionProvider = Param(
         Params._dummy(),
         "executionProvider",
         "cpu or cuda",
-        _choice("executionProvider", EXECUTION_PROVIDERS),
+        choice("executionProvider", EXECUTION_PROVIDERS),
     )
     threads = Param(
         Params._dummy(),
         "threads",
         "the engine's inference threads; 0 = the task's CPUs",
-        _bounded_int("threads", 0, 1024),
+        bounded_int("threads", 0, 1024),
     )
     modelPath = Param(Params._dummy(), "modelPath", "the model folder", TypeConverters.toString)
 

@@ -21,11 +21,13 @@ def translate_java_pattern(pattern: str) -> str:
 
 
 def compile_java_pattern(pattern: str, param: str) -> regex.Pattern[str]:
-    """Compile a user's pattern, or raise a ValueError that names the parameter and pattern."""
+    """Compile a user's pattern, or raise a ParamError that names the parameter and pattern."""
+    from annotators.errors import ParamError
+
     try:
         return regex.compile(translate_java_pattern(pattern), regex.VERSION0)
     except (regex.error, TypeError) as exc:
-        raise ValueError(f"{param}: pattern {pattern!r} is not a valid regex: {exc}") from exc
+        raise ParamError(f"{param}: pattern {pattern!r} is not a valid regex: {exc}") from exc
 
 
 class PicklesWithoutPatterns:

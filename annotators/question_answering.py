@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -201,10 +202,13 @@ class DeBertaForQuestionAnswering(DebertaModelStage):
     output_annotator_type = CHUNK
 
     @keyword_only
-    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "answer") -> None:
+    def __init__(
+        self, *, inputCols: list[str] | None = None, outputCol: str = "answer", **params: Any
+    ) -> None:
+        """Any of the stage's parameters as keywords (``batchSize=16``)."""
         super().__init__()
         self._setDefault(outputCol="answer", caseSensitive=False)
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def _output_size(self, folder: ModelFolder) -> int:
         return 2  # start and end logits

@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from annotators.annotation import DOCUMENT, AnnotationDict, column_metadata, make_annotation
 from annotators.base import AnnotateFn, AnnotatorModel, keyword_only
+from annotators.params import bounded_int, check_min_max, choice, java_patterns
 from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 from annotators.sentence_rules import (
     GENERAL,
@@ -75,11 +76,6 @@ class SentenceRules(PicklesWithoutPatterns):
     _compiled_bounds: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.custom_bounds_strategy not in CUSTOM_BOUNDS_STRATEGIES:
-            raise ValueError(
-                f"customBoundsStrategy '{self.custom_bounds_strategy}' is not supported; choose "
-                f"one of: {', '.join(CUSTOM_BOUNDS_STRATEGIES)}"
-            )
         compiled = tuple(compile_java_pattern(b, "customBounds") for b in self.custom_bounds)
         object.__setattr__(self, "_compiled_bounds", compiled)
 
@@ -371,16 +367,6 @@ def _sentence_annotator(rules: SentenceRules) -> AnnotateFn:
     return annotate
 
 
-def _non_negative(name: str):  # type: ignore[no-untyped-def]
-    def convert(value: Any) -> int:
-        number = TypeConverters.toInt(value)
-        if number < 0:
-            raise ValueError(f"{name} must be >= 0, got {number}")
-        return number
-
-    return convert
-
-
 class SentenceDetector(AnnotatorModel):
     """Split documents into sentences (``document`` in and out) with Spark NLP's parameters."""
 
@@ -400,7 +386,7 @@ class SentenceDetector(AnnotatorModel):
         Params._dummy(),
         "customBounds",
         "regexes that explicitly mark sentence bounds",
-        TypeConverters.toListString,
+        java_patterns("customBounds"),
     )
     useCustomBoundsOnly = Param(
         Params._dummy(),
@@ -412,7 +398,7 @@ class SentenceDetector(AnnotatorModel):
         Params._dummy(),
         "customBoundsStrategy",
         "how to return matched custom bounds: none (drop), prepend, append",
-        TypeConverters.toString,
+        choice("customBoundsStrategy", CUSTOM_BOUNDS_STRATEGIES),
     )
     explodeSentences = Param(
         Params._dummy(),
@@ -424,19 +410,19 @@ class SentenceDetector(AnnotatorModel):
         Params._dummy(),
         "splitLength",
         "length at which sentences are forcibly split",
-        _non_negative("splitLength"),
+        bounded_int("splitLength", 0),
     )
     minLength = Param(
         Params._dummy(),
         "minLength",
         "minimum allowed length of a sentence",
-        _non_negative("minLength"),
+        bounded_int("minLength", 0),
     )
     maxLength = Param(
         Params._dummy(),
         "maxLength",
         "maximum allowed length of a sentence",
-        _non_negative("maxLength"),
+        bounded_int("maxLength", 0),
     )
 
     input_annotator_types = (DOCUMENT,)
@@ -497,11 +483,6 @@ class SentenceDetector(AnnotatorModel):
         return self.getOrDefault(self.useCustomBoundsOnly)
 
     def setCustomBoundsStrategy(self, value: str) -> SentenceDetector:
-        if value not in CUSTOM_BOUNDS_STRATEGIES:
-            raise ValueError(
-                f"customBoundsStrategy '{value}' is not supported; choose one of: "
-                f"{', '.join(CUSTOM_BOUNDS_STRATEGIES)}"
-            )
         return self._set(customBoundsStrategy=value)
 
     def getCustomBoundsStrategy(self) -> str:
@@ -526,15 +507,14 @@ class SentenceDetector(AnnotatorModel):
         return self.getOrDefault(self.minLength)
 
     def setMaxLength(self, value: int) -> SentenceDetector:
-        if value < self.getMinLength():
-            raise ValueError(f"maxLength ({value}) must be >= minLength ({self.getMinLength()})")
         return self._set(maxLength=value)
 
     def getMaxLength(self) -> int:
         return self.getOrDefault(self.maxLength)
 
     def rules(self) -> SentenceRules:
-        """The settings as plain data (validates custom bounds and the strategy)."""
+        """The settings as plain data; checks minLength <= maxLength."""
+        check_min_max("SentenceDetector", self.getMinLength(), self.getMaxLength())
         return SentenceRules(
             use_abbreviations=self.getUseAbbreviations(),
             detect_lists=self.getDetectLists(),

@@ -11,6 +11,8 @@ embeddings give it that vector.
 
 from __future__ import annotations
 
+from typing import Any
+
 from annotators.annotation import DOCUMENT, NAMED_ENTITY, TOKEN, AnnotationDict, make_annotation
 from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.classifier import score_text, softmax
@@ -60,10 +62,13 @@ class DeBertaForTokenClassification(LabelledModelStage):
     output_annotator_type = NAMED_ENTITY
 
     @keyword_only
-    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "ner") -> None:
+    def __init__(
+        self, *, inputCols: list[str] | None = None, outputCol: str = "ner", **params: Any
+    ) -> None:
+        """Any of the stage's parameters as keywords (``batchSize=16``)."""
         super().__init__()
         self._setDefault(outputCol="ner")
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def batch_annotator(self) -> BatchAnnotateFn:
         settings, labels = self.shipped_settings(), tuple(self.getClasses())

@@ -37,6 +37,7 @@ from annotators.base import (
     copy_params,
     keyword_only,
 )
+from annotators.params import ParamError, bounded_int, check_min_max, java_pattern, java_patterns
 from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 
 DEFAULT_CONTEXT_CHARS = (".", ",", ";", ":", "!", "?", "*", "-", "(", ")", '"', "'")
@@ -206,20 +207,14 @@ def _one_char(name: str, allow_escaped: bool = False):  # type: ignore[no-untype
         for c in chars:
             escaped = allow_escaped and len(c) == 2 and c[0] == "\\"
             if len(c) != 1 and not escaped:
-                raise ValueError(f"{name}: every element must be one character, got {c!r}")
+                raise ParamError(f"{name}: every element must be one character, got {c!r}")
         return chars
 
     return convert
 
 
-def _length(name: str):  # type: ignore[no-untyped-def]
-    def convert(value: Any) -> int:
-        number = TypeConverters.toInt(value)
-        if number < 0:
-            raise ValueError(f"{name} must be >= 0, got {number}")
-        return number
-
-    return convert
+def _infix_complaint(pattern: str) -> str | None:
+    return None if "(" in pattern and ")" in pattern else "must use regex groups (one token each)"
 
 
 class _TokenizerParams(AnnotatorParams):
@@ -227,31 +222,33 @@ class _TokenizerParams(AnnotatorParams):
         Params._dummy(),
         "targetPattern",
         "pattern of token candidates (default \\S+)",
-        TypeConverters.toString,
+        java_pattern("targetPattern"),
     )
     prefixPattern = Param(
         Params._dummy(),
         "prefixPattern",
         "regex with groups, starting with \\A, for token prefixes",
-        TypeConverters.toString,
+        java_pattern(
+            "prefixPattern", lambda p: None if p.startswith("\\A") else "must begin with \\A"
+        ),
     )
     suffixPattern = Param(
         Params._dummy(),
         "suffixPattern",
         "regex with groups, ending with \\z, for token suffixes",
-        TypeConverters.toString,
+        java_pattern("suffixPattern", lambda p: None if p.endswith("\\z") else "must end with \\z"),
     )
     infixPatterns = Param(
         Params._dummy(),
         "infixPatterns",
         "regexes with groups that split a candidate",
-        TypeConverters.toListString,
+        java_patterns("infixPatterns", _infix_complaint),
     )
     exceptions = Param(
         Params._dummy(),
         "exceptions",
         "patterns of tokens never split (may contain spaces)",
-        TypeConverters.toListString,
+        java_patterns("exceptions"),
     )
     exceptionsPath = Param(
         Params._dummy(),
@@ -281,10 +278,14 @@ class _TokenizerParams(AnnotatorParams):
         Params._dummy(),
         "splitPattern",
         "regex that splits the inside of tokens (beats splitChars)",
-        TypeConverters.toString,
+        java_pattern("splitPattern"),
     )
-    minLength = Param(Params._dummy(), "minLength", "minimum token length", _length("minLength"))
-    maxLength = Param(Params._dummy(), "maxLength", "maximum token length", _length("maxLength"))
+    minLength = Param(
+        Params._dummy(), "minLength", "minimum token length", bounded_int("minLength", 0)
+    )
+    maxLength = Param(
+        Params._dummy(), "maxLength", "maximum token length", bounded_int("maxLength", 0)
+    )
 
     def _set_tokenizer_defaults(self) -> None:
         self._setDefault(
@@ -297,37 +298,24 @@ class _TokenizerParams(AnnotatorParams):
         )
 
     def setTargetPattern(self, value: str) -> Any:
-        compile_java_pattern(value, "targetPattern")
         return self._set(targetPattern=value)
 
     def getTargetPattern(self) -> str:
         return self.getOrDefault(self.targetPattern)
 
     def setPrefixPattern(self, value: str) -> Any:
-        if not value.startswith("\\A"):
-            raise ValueError(f"prefixPattern must begin with \\A, got {value!r}")
-        compile_java_pattern(value, "prefixPattern")
         return self._set(prefixPattern=value)
 
     def getPrefixPattern(self) -> str:
         return self.getOrDefault(self.prefixPattern)
 
     def setSuffixPattern(self, value: str) -> Any:
-        if not value.endswith("\\z"):
-            raise ValueError(f"suffixPattern must end with \\z, got {value!r}")
-        compile_java_pattern(value, "suffixPattern")
         return self._set(suffixPattern=value)
 
     def getSuffixPattern(self) -> str:
         return self.getOrDefault(self.suffixPattern)
 
     def setInfixPatterns(self, value: list[str]) -> Any:
-        for pattern in value:
-            if "(" not in pattern or ")" not in pattern:
-                raise ValueError(
-                    f"infixPatterns must use regex groups (one token each), got {pattern!r}"
-                )
-            compile_java_pattern(pattern, "infixPatterns")
         return self._set(infixPatterns=list(value))
 
     def addInfixPattern(self, value: str) -> Any:
@@ -340,8 +328,6 @@ class _TokenizerParams(AnnotatorParams):
         return self.getOrDefault(self.infixPatterns)
 
     def setExceptions(self, value: list[str]) -> Any:
-        for pattern in value:
-            compile_java_pattern(pattern, "exceptions")
         return self._set(exceptions=list(value))
 
     def addException(self, value: str) -> Any:
@@ -352,6 +338,18 @@ class _TokenizerParams(AnnotatorParams):
         return self.getOrDefault(self.exceptions) if self.isDefined(self.exceptions) else []
 
     def setExceptionsPath(self, path: str, read_as: str = "TEXT", options: Any = None) -> Any:
+        """A text file with one exception per line (Spark NLP's ``ReadAs.TEXT``, the only form
+        read here: other ``read_as`` values and reader options are refused, not ignored)."""
+        if str(read_as).upper() != "TEXT":
+            raise ParamError(
+                f"setExceptionsPath: read_as '{read_as}' is not supported; only TEXT (one "
+                "exception per line) is read"
+            )
+        if options not in (None, {}, {"format": "text"}):
+            raise ParamError(
+                f"setExceptionsPath: options {options!r} are not supported; the file is read as "
+                "plain text"
+            )
         return self._set(exceptionsPath=path)
 
     def getExceptionsPath(self) -> str:
@@ -396,8 +394,6 @@ class _TokenizerParams(AnnotatorParams):
         return self.getOrDefault(self.minLength)
 
     def setMaxLength(self, value: int) -> Any:
-        if value < self.getMinLength():
-            raise ValueError(f"maxLength ({value}) must be >= minLength ({self.getMinLength()})")
         return self._set(maxLength=value)
 
     def getMaxLength(self) -> int:
@@ -407,7 +403,8 @@ class _TokenizerParams(AnnotatorParams):
         return self.getOrDefault(param) if self.isDefined(param) else None
 
     def rules(self, extra_exceptions: tuple[str, ...] = ()) -> TokenRules:
-        """The settings as plain data."""
+        """The settings as plain data; checks minLength <= maxLength."""
+        check_min_max(type(self).__name__, self.getMinLength(), self.getMaxLength())
         infixes = self._optional(self.infixPatterns)
         return TokenRules(
             target_pattern=self.getTargetPattern(),
@@ -430,9 +427,12 @@ class TokenizerModel(AnnotatorModel, _TokenizerParams):
     input_annotator_types = (DOCUMENT,)
     output_annotator_type = TOKEN
 
-    def __init__(self) -> None:
+    @keyword_only
+    def __init__(self, **params: Any) -> None:
+        """Any of the tokenizer's parameters as keywords."""
         super().__init__()
         self._set_tokenizer_defaults()
+        self._set_keywords(self._input_kwargs)
 
     def annotator(self) -> AnnotateFn:
         return _token_annotator(self.rules())
@@ -442,10 +442,13 @@ class Tokenizer(AnnotatorEstimator, _TokenizerParams):
     """Rule-based tokenizer; ``fit`` reads ``exceptionsPath`` and returns a TokenizerModel."""
 
     @keyword_only
-    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "token") -> None:
+    def __init__(
+        self, *, inputCols: list[str] | None = None, outputCol: str = "token", **params: Any
+    ) -> None:
+        """Any of the tokenizer's parameters as keywords (``splitChars=["-"]``)."""
         super().__init__()
         self._set_tokenizer_defaults()
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def _fit(self, dataset: DataFrame) -> TokenizerModel:
         model = TokenizerModel()

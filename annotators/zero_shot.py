@@ -45,6 +45,7 @@ from annotators.deberta.encoder import (
 )
 from annotators.deberta.package import ModelFolder
 from annotators.model_stage import LabelledModelStage
+from annotators.params import ParamError
 
 if TYPE_CHECKING:
     from typing import Self
@@ -144,9 +145,9 @@ def zero_shot_rows(
 def _label_list(value: Any) -> list[str]:
     labels = TypeConverters.toListString(value)
     if not labels or any(not label.strip() for label in labels):
-        raise ValueError(f"candidateLabels must be non-empty labels, got {labels}")
+        raise ParamError(f"candidateLabels must be non-empty labels, got {labels}")
     if len(set(labels)) != len(labels):
-        raise ValueError(f"candidateLabels repeat a label: {labels}")
+        raise ParamError(f"candidateLabels repeat a label: {labels}")
     return labels
 
 
@@ -186,13 +187,15 @@ class DeBertaForZeroShotClassification(LabelledModelStage, ScoringParams):
         inputCols: list[str] | None = None,
         outputCol: str = "category",
         candidateLabels: list[str] | None = None,
+        **params: Any,
     ) -> None:
+        """Any of the stage's parameters as keywords (``multilabel=True``)."""
         super().__init__()
         self._setDefault(
             outputCol="category", entailmentIdParam=2, contradictionIdParam=0, multilabel=False
         )
         self._set_scoring_defaults()
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def _configure_from(self, model: ModelFolder) -> None:
         entailment = _label_index(model.labels, "entail")

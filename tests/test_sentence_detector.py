@@ -125,8 +125,9 @@ def test_bad_parameters_are_refused_with_the_value() -> None:
         SentenceDetector().setCustomBoundsStrategy("middle")
     with pytest.raises(ValueError, match="minLength must be >= 0, got -1"):
         SentenceDetector().setMinLength(-1)
+    # a cross-parameter rule: checked when the stage runs, whatever order the values came in
     with pytest.raises(ValueError, match="maxLength \\(2\\) must be >= minLength \\(5\\)"):
-        SentenceDetector().setMinLength(5).setMaxLength(2)
+        SentenceDetector().setMinLength(5).setMaxLength(2).annotator()
     with pytest.raises(ValueError, match="customBounds: pattern '\\(' is not a valid regex"):
         SentenceDetector().setCustomBounds(["("]).rules()
 

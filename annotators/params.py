@@ -1,0 +1,82 @@
+"""Param converters: the one home of every single-value check and normalisation.
+
+pyspark.ml runs a Param's converter on every way a value arrives (the constructor's keywords,
+the setters, ``_set``, ``load``), so a check written here cannot be skipped. Cross-parameter
+rules (minLength <= maxLength and the like) are checked when the stage runs, with a
+``StageInputError``. Converters raise ``ParamError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyspark.ml.param import TypeConverters
+
+from annotators.errors import ParamError, StageInputError
+
+Converter = Callable[[Any], Any]
+
+__all__ = ["ParamError", "bounded_int", "check_min_max", "choice", "java_pattern", "java_patterns"]
+
+
+def choice(name: str, allowed: tuple[str, ...], normalize: Callable[[str], str] = str) -> Converter:
+    """One of ``allowed`` (after ``normalize``, such as ``str.upper``)."""
+
+    def convert(value: Any) -> str:
+        text = normalize(TypeConverters.toString(value))
+        if text not in allowed:
+            raise ParamError(
+                f"{name} '{value}' is not supported; choose one of: {', '.join(allowed)}"
+            )
+        return text
+
+    return convert
+
+
+def bounded_int(name: str, low: int, high: int | None = None) -> Converter:
+    """An integer in ``[low, high]`` (no upper bound when ``high`` is None)."""
+
+    def convert(value: Any) -> int:
+        number = TypeConverters.toInt(value)
+        if number < low or (high is not None and number > high):
+            bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise ParamError(f"{name} must be {bound}, got {number}")
+        return number
+
+    return convert
+
+
+def java_pattern(name: str, check: Callable[[str], str | None] | None = None) -> Converter:
+    """A regex that Java and Python read alike; ``check`` returns a complaint or None."""
+
+    def convert(value: Any) -> str:
+        from annotators.patterns import compile_java_pattern
+
+        pattern = TypeConverters.toString(value)
+        complaint = check(pattern) if check else None
+        if complaint:
+            raise ParamError(f"{name} {complaint}, got {pattern!r}")
+        compile_java_pattern(pattern, name)
+        return pattern
+
+    return convert
+
+
+def java_patterns(name: str, check: Callable[[str], str | None] | None = None) -> Converter:
+    """A list of ``java_pattern``s."""
+    one = java_pattern(name, check)
+
+    def convert(value: Any) -> list[str]:
+        return [one(pattern) for pattern in TypeConverters.toListString(value)]
+
+    return convert
+
+
+def check_min_max(stage: str, minimum: int, maximum: int) -> None:
+    """The cross-parameter rule minLength <= maxLength, checked when the stage runs."""
+    if maximum < minimum:
+        raise StageInputError(
+            f"{stage}: maxLength ({maximum}) must be >= minLength ({minimum}); with these "
+            "values every item would be dropped"
+        )

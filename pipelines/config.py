@@ -19,7 +19,33 @@ from pyspark.ml.param import Params
 from annotators.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = ROOT / "conf" / "job.yaml"
+#: Where an installed package keeps conf/ (pyproject's data-files): under the environment's
+#: data path, or the user base for a --user install.
+INSTALLED_CONF = Path("share") / "spark-deberta" / "conf"
+
+
+def default_config_file() -> Path:
+    """conf/job.yaml: the checkout's, else the copy installed with the package.
+
+    A package without it would run on the built-in defaults without saying so, so its absence
+    is an error that says how to proceed.
+    """
+    import site
+    import sysconfig
+
+    candidates = [
+        ROOT / "conf" / "job.yaml",
+        Path(sysconfig.get_paths()["data"]) / INSTALLED_CONF / "job.yaml",
+        Path(site.getuserbase()) / INSTALLED_CONF / "job.yaml",
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        "the default job config conf/job.yaml was found in none of "
+        f"{', '.join(str(c) for c in candidates)}; reinstall spark-deberta or pass --config"
+    )
+
 
 #: Non-stage sections: key -> (allowed Python types, default). ``None`` means "not set".
 IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {

@@ -36,13 +36,18 @@ from annotators import (
     Tokenizer,
 )
 from annotators.deberta.encoder import ENGINES
-from annotators.deberta.package import PRECISIONS, ModelFolderError, resolve_model
+from annotators.deberta.package import (
+    PRECISIONS,
+    ModelFolderError,
+    load_model_folder,
+    resolve_model,
+)
 from annotators.spark_compat import is_connect
 from pipelines.config import (
-    DEFAULT_CONFIG,
     ConfigError,
     apply_params,
     build_config,
+    default_config_file,
     parse_override,
 )
 from pipelines.errors import JobError
@@ -133,9 +138,21 @@ def job_config(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             overrides.append((section, key, value))
     if args.config is not None:
         file: Path | str | None = args.config
-    else:  # the repository's conf/job.yaml; an installed package runs on the built-in defaults
-        file = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+    else:  # the checkout's conf/job.yaml, or the one installed with the package
+        file = default_config_file()
     return build_config(file, overrides)
+
+
+def model_note(model: str, lang: str) -> str | None:
+    """A warning for a model with random weights (the bundled default): its vectors prove the
+    pipeline, not the language."""
+    manifest = load_model_folder(resolve_model(model, lang)).manifest
+    if str(manifest["source"].get("checkpoint", "")).startswith("random init"):
+        return (
+            f"model {manifest['name']} has random weights, so its vectors are not meaningful; "
+            "pass --model with an exported model (README: Export a model)"
+        )
+    return None
 
 
 def load_model_stage(cls: type, model: str, lang: str) -> Any:
@@ -386,6 +403,9 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     source, target = config["input"], config["output"]
     fmt = input_format(source["path"], source["format"])
     pipeline = build_pipeline(config)
+    note = model_note(config["model"]["name"], config["model"]["lang"])
+    if note:
+        print(f"spark-deberta run: WARNING: {note}", file=sys.stderr)
     exploded = bool(config["sentence_detector"].get("explodeSentences"))
     spark = spark or session(args.spark_conf)
     if is_connect(spark):
@@ -424,7 +444,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
         "skipped_records": documents.skipped,
         "sentences": totals["sentences"],
         "tokens": tokens,
-        "model": config["model"]["name"],
+        "model": config["model"]["name"] + (f" (WARNING: {note})" if note else ""),
         "master": spark.sparkContext.master,
         "seconds": round(seconds, 2),
         "tokens_per_second": round(tokens / seconds, 1),

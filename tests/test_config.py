@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from pipelines.config import (
-    DEFAULT_CONFIG,
     WIRED_PARAMS,
     ConfigError,
     build_config,
+    default_config_file,
     defaults,
     parse_override,
     stage_classes,
@@ -25,7 +25,8 @@ IO = [("input", "path", "in.txt"), ("output", "path", "out")]
 
 
 def test_the_shipped_config_lists_every_stage_parameter_at_its_default() -> None:
-    shipped = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    assert default_config_file() == ROOT / "conf" / "job.yaml"  # a checkout reads its own
+    shipped = yaml.safe_load(default_config_file().read_text(encoding="utf-8"))
     built_in = defaults()
     for section, keys in built_in.items():
         if keys:  # plain sections: same keys, same defaults
@@ -143,3 +144,43 @@ def test_spark_settings_files_parse(tmp_path) -> None:
     bad.write_text("spark.master\n")
     with pytest.raises(ConfigError, match="bad.conf:1: expected 'spark.key value'"):
         read_spark_conf(str(bad))
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_reads_its_own_job_config(tmp_path) -> None:
+    """The wheel carries conf/ (data-files), and the installed job finds conf/job.yaml there
+    instead of running on built-in defaults without saying so."""
+    import sysconfig
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(wheels), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    [wheel] = wheels.glob("spark_deberta-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    data = "spark_deberta-0.1.0.data/data/share/spark-deberta/conf"
+    assert f"{data}/job.yaml" in names and f"{data}/spark/local.conf" in names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+         "--prefix", str(venv), str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    # The new environment has only the wheel; its dependencies come from this one's
+    # site-packages (on PYTHONPATH, where the editable checkout's finder is not active).
+    site_packages = sysconfig.get_paths()["purelib"]
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import pipelines.config as c; print(c.__file__); print(c.default_config_file())"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={"PYTHONPATH": site_packages, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    module, found = done.stdout.split()
+    assert module.startswith(str(venv)) and not module.startswith(str(ROOT))
+    assert found == str(venv / "share" / "spark-deberta" / "conf" / "job.yaml")
+    assert Path(found).read_text() == (ROOT / "conf" / "job.yaml").read_text()

@@ -17,9 +17,12 @@ CLASSIFIER = ROOT / "tests" / "fixtures" / "models" / "deberta_v3_tiny_ko_classi
 pytestmark = [pytest.mark.compat, pytest.mark.classic]
 
 
-def test_job_writes_every_document_with_annotations(spark, tmp_path) -> None:
+def test_job_writes_every_document_with_annotations(spark, tmp_path, capsys) -> None:
     output = tmp_path / "out"
     summary = run(parse_args(["--input", str(SAMPLE), "--output", str(output)]), spark)
+    # the bundled default has random weights: said on stderr and in the summary
+    assert "WARNING: model deberta_v3_tiny_random has random weights" in capsys.readouterr().err
+    assert "random weights" in str(summary["model"])
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
     assert summary["rows"] == len(lines)
     written = spark.read.parquet(str(output))

@@ -298,6 +298,12 @@ def annotate_with_map_in_arrow(
     return restore_metadata(annotated, {f.name: f.metadata for f in fields})
 
 
+def column_names(value: tuple[str | Sequence[str], ...]) -> list[str]:
+    """Spark NLP's column setters take names as arguments or one list: ``("a", "b")`` or
+    ``(["a", "b"],)``."""
+    return list(value[0] if len(value) == 1 and not isinstance(value[0], str) else value)
+
+
 class AnnotatorParams(Params):
     """inputCols/outputCol with Spark NLP's setters (``setInputCols("a", "b")`` or a list)."""
 
@@ -324,8 +330,7 @@ class AnnotatorParams(Params):
         self._set(**{k: v for k, v in keywords.items() if v is not None})
 
     def setInputCols(self, *value: str | Sequence[str]) -> AnnotatorParams:
-        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
-        return self._set(inputCols=list(cols))
+        return self._set(inputCols=column_names(value))
 
     def getInputCols(self) -> list[str]:
         return self.getOrDefault(self.inputCols)

@@ -28,7 +28,7 @@ from annotators.annotation import (
     column_metadata,
     make_annotation,
 )
-from annotators.base import keyword_only
+from annotators.base import column_names, keyword_only
 from annotators.errors import StageInputError
 from annotators.params import choice
 from annotators.spark_compat import valid_utf8, with_column
@@ -303,15 +303,13 @@ class MultiDocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWr
         self._set(**self._input_kwargs)
 
     def setInputCols(self, *value: str | list[str]) -> MultiDocumentAssembler:
-        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
-        return self._set(inputCols=list(cols))
+        return self._set(inputCols=column_names(value))
 
     def getInputCols(self) -> list[str]:
         return self.getOrDefault(self.inputCols)
 
     def setOutputCols(self, *value: str | list[str]) -> MultiDocumentAssembler:
-        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
-        return self._set(outputCols=list(cols))
+        return self._set(outputCols=column_names(value))
 
     def getOutputCols(self) -> list[str]:
         return self.getOrDefault(self.outputCols)

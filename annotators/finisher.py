@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from annotators.annotation import ANNOTATOR_TYPE_KEY, SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
-from annotators.base import annotator_types_of, keyword_only
+from annotators.base import annotator_types_of, column_names, keyword_only
 from annotators.errors import StageInputError
 
 EMBEDDING_TYPES = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
@@ -59,15 +59,13 @@ class EmbeddingsFinisher(Transformer, DefaultParamsReadable, DefaultParamsWritab
         self._set(**self._input_kwargs)
 
     def setInputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
-        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
-        return self._set(inputCols=list(cols))
+        return self._set(inputCols=column_names(value))
 
     def getInputCols(self) -> list[str]:
         return self.getOrDefault(self.inputCols)
 
     def setOutputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
-        cols = value[0] if len(value) == 1 and not isinstance(value[0], str) else value
-        return self._set(outputCols=list(cols))
+        return self._set(outputCols=column_names(value))
 
     def getOutputCols(self) -> list[str]:
         if self.isDefined(self.outputCols):

@@ -37,8 +37,6 @@ from annotators.sentence_rules import (
     SENTENCE_STARTERS,
 )
 
-TERMINALS = ".!?…‽"
-CJK_TERMINALS = "。！？"
 CLOSERS = "\"'”’»)]}」』"
 OPENERS = "\"'“‘«([{¿¡「『"
 BULLETS = "•▪◦‣⁃●○■□➢➤"

@@ -17,6 +17,8 @@ import yaml
 from pyspark.ml.param import Params
 
 from annotators.errors import ConfigError
+from pipelines.inputs import BAD_RECORD_MODES, INPUT_FORMATS
+from pipelines.storage import COMMIT_PROTOCOLS, OUTPUT_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where an installed package keeps conf/ (pyproject's data-files): under the environment's
@@ -87,10 +89,10 @@ IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
 }
 CHOICES = {
-    ("input", "format"): ("text", "parquet", "json", "csv"),
-    ("output", "mode"): ("error", "overwrite"),
-    ("input", "bad_records"): ("fail", "skip"),
-    ("output", "commit"): ("auto", "rename", "marker"),
+    ("input", "format"): INPUT_FORMATS,
+    ("output", "mode"): OUTPUT_MODES,
+    ("input", "bad_records"): BAD_RECORD_MODES,
+    ("output", "commit"): COMMIT_PROTOCOLS,
 }
 #: Stage sections and the stage class whose Params they set.
 STAGE_SECTIONS = (

@@ -51,14 +51,13 @@ from pipelines.config import (
     parse_override,
 )
 from pipelines.errors import JobError
-from pipelines.inputs import checked_documents, read_documents
-from pipelines.storage import OutputCommit
+from pipelines.inputs import INPUT_FORMATS, checked_documents, read_documents
+from pipelines.storage import OUTPUT_MODES, OutputCommit
 
 #: The model bundled with the package: tiny, random weights (its vectors mean nothing); real
 #: models come from ``spark-deberta export``.
 DEFAULT_MODEL = "deberta_v3_tiny_random"
 
-INPUT_FORMATS = ("text", "parquet", "json", "csv")
 _SUFFIX_FORMATS = {
     ".txt": "text",
     ".parquet": "parquet",
@@ -105,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text-col", help="text column for parquet/json/csv (default: text)")
     parser.add_argument("--id-col", help="id column to keep (default: generated stable ids)")
     parser.add_argument(
-        "--mode", choices=("error", "overwrite"), help="when the output exists (default: error)"
+        "--mode", choices=OUTPUT_MODES, help="when the output exists (default: error)"
     )
     parser.add_argument(
         "--model", help=f"model folder or pretrained name (default: the bundled {DEFAULT_MODEL})"

@@ -29,6 +29,7 @@ from pipelines.storage import HadoopFiles
 
 #: What the job does with a record it cannot read: stop (default) or leave it out and count it.
 BAD_RECORD_MODES = ("fail", "skip")
+INPUT_FORMATS = ("text", "parquet", "json", "csv")
 #: Rows of parsed CSV/JSON records (all strings); ``error`` says why one could not be read.
 PARSED_FIELDS = ("id", "text", "error")
 PARSED_SCHEMA = ", ".join(f"{name} string" for name in PARSED_FIELDS)

@@ -46,6 +46,8 @@ from pipelines.errors import JobError
 #: Stores whose directory rename is atomic; every other scheme commits with the marker protocol.
 ATOMIC_RENAME_SCHEMES = frozenset({"file", "hdfs", "viewfs"})
 COMMIT_PROTOCOLS = ("auto", "rename", "marker")
+#: What to do when the output exists: refuse, or replace it once the new one is complete.
+OUTPUT_MODES = ("error", "overwrite")
 SUCCESS = "_SUCCESS"
 #: Written into the staging folder before a rename commit: found in the target with this run's
 #: id, it says that an atomic exchange has already put the new output there.

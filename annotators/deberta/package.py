@@ -243,7 +243,7 @@ def is_plain_file_name(name: object) -> bool:
     )
 
 
-def load_model_folder(folder: str | os.PathLike[str], verify: bool = True) -> ModelFolder:
+def load_model_folder(folder: str | os.PathLike[str]) -> ModelFolder:
     """Read and check a model folder; raise ModelFolderError naming what is wrong."""
     path = Path(folder).expanduser().resolve()
     manifest = read_manifest(path)
@@ -256,7 +256,7 @@ def load_model_folder(folder: str | os.PathLike[str], verify: bool = True) -> Mo
                 f"model file {file} has {file.stat().st_size} bytes, the manifest says "
                 f"{info.get('bytes')}: it is truncated or replaced; re-export or re-download it"
             )
-        if verify and file_sha256(file) != info.get("sha256"):
+        if file_sha256(file) != info.get("sha256"):
             raise ModelFolderError(
                 f"model file {file} does not match its sha256 in {MANIFEST}: it is corrupt or "
                 "was changed; re-export or re-download it"
@@ -265,8 +265,7 @@ def load_model_folder(folder: str | os.PathLike[str], verify: bool = True) -> Mo
         raise ModelFolderError(f"{path / MANIFEST}: 'files' does not list {SPM_FILE}")
     folder_ = ModelFolder(path, manifest)
     check_vocabulary(folder_)
-    if verify:
-        check_graphs(folder_)
+    check_graphs(folder_)
     return folder_
 
 

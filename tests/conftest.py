@@ -60,10 +60,3 @@ def spark() -> Iterator:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-def annotations_of(rows, column: str) -> list[list[dict]]:
-    """Collected annotation column as plain dicts, row by row."""
-    from annotators.annotation import from_row
-
-    return [[from_row(a) for a in (row[column] or [])] for row in rows]

@@ -26,7 +26,7 @@ from annotators.base import (
 from annotators.deberta.encoder import plan_batches
 from pipelines.config import defaults
 from pipelines.embed import JobError, build_pipeline, parse_args, read_documents, run
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 ROOT = Path(__file__).resolve().parents[1]
 

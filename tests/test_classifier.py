@@ -25,7 +25,7 @@ from annotators import (
 )
 from annotators.base import StageInputError
 from annotators.deberta.package import ModelFolderError
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat
 
@@ -241,5 +241,19 @@ def test_lower_casing_leaves_hangul_alone() -> None:
     cased_out = cased.annotator()([], tokens)
     uncased_out = uncased.annotator()([], tokens)
     assert [a["result"] for a in uncased_out] == ["서울역에서", "ktx를", "탔다"]
-    assert cased_out[0]["metadata"]["pieceId"] == uncased_out[0]["metadata"]["pieceId"]
-    assert cased_out[2]["metadata"]["pieceId"] == uncased_out[2]["metadata"]["pieceId"]
+    # Each token's first piece is SentencePiece's own for the text as expected (Hangul as
+    # written, Latin lower-cased), checked against the spm model directly, not against the
+    # other stage.
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor(model_file=str(KOREAN_EMBEDDINGS / "spm.model"))
+
+    def first_piece(word: str) -> str:
+        pieces = [p for p in processor.EncodeAsPieces(word) if p != "▁"]
+        return str(processor.PieceToId(pieces[0]))
+
+    expected_uncased = [first_piece(w) for w in ("서울역에서", "ktx를", "탔다")]
+    expected_cased = [first_piece(w) for w in ("서울역에서", "KTX를", "탔다")]
+    assert [a["metadata"]["pieceId"] for a in uncased_out] == expected_uncased
+    assert [a["metadata"]["pieceId"] for a in cased_out] == expected_cased
+    assert expected_uncased[1] != expected_cased[1]  # the Latin token did change

@@ -20,7 +20,7 @@ from annotators import (
     Tokenizer,
 )
 from annotators.deberta.package import BUNDLED_DIR, ModelFolderError
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat
 
@@ -93,11 +93,22 @@ def test_spark_path_matches_pytorch_for_every_case(spark) -> None:
         assert_matches_reference(case, found)
 
 
-def test_window_strategy_gives_every_token_a_vector_and_truncate_drops_like_the_reference() -> None:
+def test_window_strategy_gives_every_token_a_vector_and_truncate_drops_like_the_reference(
+    spark,
+) -> None:
+    """Run both strategies on the long case: window annotates every token, truncate only the
+    ones PyTorch's reference kept (the reference silently drops the rest)."""
     window, truncate = CASES["long_window"], CASES["long_truncate"]
-    assert all(v is not None for v in window["vectors"])
+    result = LightPipeline(fitted_pipeline(spark, embeddings_stage(window))).annotate(
+        window["text"]
+    )
+    tokens, vectors = result["token"], result["embeddings"]
+    assert len(vectors) == len(tokens) == len(window["tokens"])
+    cut = LightPipeline(fitted_pipeline(spark, embeddings_stage(truncate))).annotate(
+        truncate["text"]
+    )["embeddings"]
     kept = sum(v is not None for v in truncate["vectors"])
-    assert 0 < kept < len(truncate["tokens"])  # the reference silently drops the rest
+    assert 0 < len(cut) == kept < len(tokens)
 
 
 def test_batch_size_and_row_mix_do_not_change_vectors(spark) -> None:

@@ -7,7 +7,7 @@ from pyspark.sql import types as T
 
 from annotators import DocumentAssembler
 from annotators.document import CLEANUP_MODES, clean_text
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 MESSY = "  Hello\tworld \n\n second\\nline \\t tab\\r\\n end.  "
 

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from annotators import LightPipeline, nlu
 from annotators.deberta.encoder import EngineError, runtime_for
 from pipelines.embed import parse_args, run
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 from tests.test_classifier import (
     CLASSIFIER_CASES,
     assert_categories,

@@ -31,7 +31,7 @@ from annotators import (
 from annotators.base import StageInputError
 from annotators.deberta.package import ModelFolderError
 from annotators.ner_converter import entity_spans
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat
 

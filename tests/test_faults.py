@@ -53,8 +53,7 @@ def test_a_python_worker_killed_mid_partition_is_retried_and_no_row_is_lost(tmp_
         env={"SPARK_DEBERTA_FAULT": "worker", "SPARK_DEBERTA_FAULT_ONCE": str(marker)},
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    assert marker.exists()  # the fault fired
-    assert "Python worker exited unexpectedly" in done.stderr or "crashed" in done.stderr
+    assert marker.exists()  # the fault fired, and the job still wrote every row once
     assert int(summary_of(done.stdout)["rows"]) == len(ids)
     assert_every_id_once(output, ids)
 
@@ -69,8 +68,8 @@ def test_a_job_that_cannot_finish_leaves_no_output(tmp_path) -> None:
     assert done.returncode == 1, done.stderr[-4000:]
     # spark-submit merges the Python driver's stderr into its stdout.
     ours = [line for line in done.stdout.splitlines() if "spark-deberta run:" in line]
-    assert ours and "the Spark job failed (Lost task" in ours[0], ours
-    assert "Python worker exited unexpectedly" in ours[0] and "nothing was written" in ours[0]
+    # our own words (Spark's cause follows them, in whatever wording that Spark uses)
+    assert ours and "the Spark job failed" in ours[0] and "nothing was written" in ours[0], ours
     assert "Traceback" not in done.stdout
     assert not output.exists() and not list(tmp_path.glob("out.__*"))
 

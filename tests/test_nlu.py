@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from annotators import nlu
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from annotators import DocumentAssembler, LightPipeline, SentenceDetector, Tokenizer
 from annotators.light import _flatten
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 SPECIAL_CHARS = (
     ".!?…‽。！？\"'“”‘’«»()[]{}•⁃-*:;, \t\n\r\u00a0\u3000\u200b\u200d\u0301\u202e\u05d0\ufeff"

@@ -7,7 +7,7 @@ from pyspark.ml import Pipeline, PipelineModel
 
 from annotators import DocumentAssembler, LightPipeline, SentenceDetector, Tokenizer
 from annotators.base import StageInputError
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat
 

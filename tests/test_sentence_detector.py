@@ -9,7 +9,7 @@ import pytest
 
 from annotators import DocumentAssembler, SentenceDetector
 from annotators.sentence import SentenceRules, split_sentences
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "golden_rules_en.json").read_text())
 #: Rules we knowingly fail; README.md explains each. A rule that starts passing fails the test

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from annotators import DocumentAssembler, Tokenizer
 from annotators.tokenizer import DEFAULT_CONTEXT_CHARS, TokenRules, tokenize
-from tests.conftest import annotations_of
+from tests.support import annotations_of
 
 DEFAULT_RULES = TokenRules()
 

@@ -1,23 +1,20 @@
 """What every stage that runs an exported DeBERTa model shares.
 
-Loading (``loadSavedModel``, ``pretrained``, ``load``) with the manifest's task checked, the
-runtime parameters (batchSize, caseSensitive, maxSentenceLength, longSentenceStrategy, engine,
-precision, executionProvider, threads), save/load that copies the model folder into the saved
-stage, and shipping the model files to executors (``SparkContext.addFile`` on classic sessions,
-``SparkSession.addArtifacts`` on Spark Connect).
+Loading (``loadSavedModel``, ``pretrained``, ``load``, ``loadSparkNlpModel``) with the
+manifest's task checked, the runtime parameters (batchSize, caseSensitive, maxSentenceLength,
+longSentenceStrategy, engine, precision, executionProvider, threads) and the settings the cores
+receive. Saving and loading with the model folder is in ``model_persistence``; shipping the model
+files to executors in ``model_shipping``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
+from pyspark.ml.util import MLReader, MLWriter
 from pyspark.sql import DataFrame, SparkSession
 
 from annotators.base import ANNOTATION_BYTES, AnnotateFn, AnnotatorModel
@@ -27,20 +24,18 @@ from annotators.deberta.encoder import (
     LONG_SENTENCE_STRATEGIES,
     EncoderSettings,
     check_engine,
-    shipped_file_name,
 )
 from annotators.deberta.package import (
     MANIFEST,
     PRECISIONS,
-    SPM_FILE,
     ModelFolder,
     ModelFolderError,
     load_model_folder,
     resolve_pretrained,
 )
-from annotators.hadoop_files import HadoopFiles
+from annotators.model_persistence import ModelFolderReader, ModelFolderWriter
+from annotators.model_shipping import ship_model_files
 from annotators.params import bounded_int, choice
-from annotators.spark_compat import is_connect
 
 if TYPE_CHECKING:
     from typing import Self
@@ -57,111 +52,6 @@ STAGE_FOR_TASK = {
     "question-answering": "DeBertaForQuestionAnswering",
     "zero-shot-classification": "DeBertaForZeroShotClassification",
 }
-_MODEL_SUBDIR = "model"
-
-
-class _ModelFolderWriter(DefaultParamsWriter):
-    """Saves the params and a copy of the model files, so a saved pipeline is self-contained."""
-
-    def saveImpl(self, path: str) -> None:
-        _check_connect_path(path, self.sparkSession, "save")
-        super().saveImpl(path)
-        _check_connect_path(path, self.sparkSession, "save", written=True)
-        stage = self.instance
-        folder = stage.model_folder()
-        files = [MANIFEST, *folder.manifest["files"]]  # the whole folder, so it stays consistent
-        _copy_tree(folder.path, path, _MODEL_SUBDIR, files, self.sparkSession)
-
-
-class _ModelFolderReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> Any:
-        if (Path(path) / MANIFEST).is_file():  # a model folder, not a saved stage
-            return self.cls.loadSavedModel(path)
-        _check_connect_path(path, self.sparkSession, "load", written=True)
-        stage = DefaultParamsReader(self.cls).load(path)
-        local = _local_copy(path, _MODEL_SUBDIR, self.sparkSession)
-        stage._set(modelPath=str(local))
-        stage.model_folder()  # check it now, on the driver
-        return stage
-
-
-def _check_connect_path(path: str, spark: SparkSession, action: str, written: bool = False) -> None:
-    """On Spark Connect, the stage's params go through the server and its model files through
-    this client's disk: both must be the same place, or the save would be split in two.
-
-    A non-local path would need the driver's JVM (Hadoop FileSystem), which a Connect client
-    does not have. With ``written``, the server's metadata must be visible here.
-    """
-    if not is_connect(spark):
-        return
-    where = (
-        "save and load with a classic session, or use a path that this client and the server "
-        "share (a local path with a local server; /dbfs/... or /Volumes/... on Databricks)"
-    )
-    if not _is_local(path):
-        raise ModelFolderError(
-            f"cannot {action} a DeBERTa stage at {path} from a Spark Connect client: its model "
-            f"files are copied by this process, which can reach local paths only; {where}"
-        )
-    if written and not (Path(_local_path(path)) / "metadata").is_dir():
-        raise ModelFolderError(
-            f"cannot {action} a DeBERTa stage at {path} from a Spark Connect client: the server "
-            f"keeps the stage's metadata where this client cannot see it; {where}"
-        )
-
-
-def _is_local(path: str) -> bool:
-    from urllib.parse import urlparse
-
-    return urlparse(path).scheme in ("", "file")
-
-
-def _local_path(path: str) -> str:
-    from urllib.parse import urlparse
-
-    parsed = urlparse(path)
-    return parsed.path if parsed.scheme == "file" else path
-
-
-def _copy_tree(
-    source: Path, target: str, subdir: str, names: list[str], spark: SparkSession
-) -> None:
-    """Copy the model files into ``<target>/<subdir>/``, on the store where Spark saved the
-    params: through Hadoop on a classic session (a path without a scheme is on the default
-    filesystem, as the params are); on the client's disk on Connect (checked local before)."""
-    if is_connect(spark):
-        destination = Path(_local_path(target)) / subdir
-        destination.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            shutil.copyfile(source / name, destination / name)
-        return
-    files = HadoopFiles(spark, target)
-    destination = f"{target.rstrip('/')}/{subdir}"
-    files.mkdirs(destination)
-    for name in names:
-        files.copy_from_local(source / name, f"{destination}/{name}")
-
-
-def _local_copy(path: str, subdir: str, spark: SparkSession) -> Path:
-    """The saved model files as a local folder: where they are, or a temporary copy."""
-    if is_connect(spark):
-        return Path(_local_path(path)) / subdir
-    saved = f"{path.rstrip('/')}/{subdir}"
-    files = HadoopFiles(spark, saved)
-    local = files.local_path(saved)
-    if local is not None:
-        return local
-    copy = Path(tempfile.mkdtemp(prefix="spark-deberta-model-")) / subdir
-    files.copy_to_local(saved, copy)
-    return copy
-
-
-_SHIPPED: dict[tuple[str, str], str] = {}
-_SHIP_LOCK = threading.Lock()
 
 
 class DebertaModelStage(AnnotatorModel):
@@ -300,10 +190,10 @@ class DebertaModelStage(AnnotatorModel):
 
     @classmethod
     def read(cls) -> MLReader:
-        return _ModelFolderReader(cls)
+        return ModelFolderReader(cls)
 
     def write(self) -> MLWriter:
-        return _ModelFolderWriter(self)
+        return ModelFolderWriter(self)
 
     def model_folder(self) -> ModelFolder:
         if self._folder is None:
@@ -414,41 +304,10 @@ class DebertaModelStage(AnnotatorModel):
         return self.settings(getattr(self, "_shipped_name", None))
 
     def _prepare(self, dataset: DataFrame) -> None:
-        """Make the model files reachable by every executor.
-
-        A classic session in local mode shares the driver's disk, so executors read the folder in
-        place. Elsewhere the model and spm files travel under names prefixed with the model's
-        checksum (so any number of models can share an application): with
-        ``SparkContext.addFile`` on a classic session, and with ``SparkSession.addArtifacts`` on
-        a Spark Connect session, whose client has no SparkContext and may not share a disk with
-        the server. Executors find them with ``SparkFiles.get`` either way and check their
-        checksum on arrival.
-        """
-        spark = dataset.sparkSession
-        self._shipped_name = None
-        connect = is_connect(spark)
-        if not connect and spark.sparkContext.master.startswith("local"):
-            return
-        folder = self.model_folder()
-        prefix = f"deberta-{folder.checksum(self.getPrecision())[:16]}"
-        # Shipped files live as long as the application (classic) or the session (Connect).
-        owner = f"connect:{spark.session_id}" if connect else spark.sparkContext.applicationId
-        key = (owner, prefix)
-        with _SHIP_LOCK:
-            if key not in _SHIPPED:
-                staging = Path(tempfile.mkdtemp(prefix="spark-deberta-ship-"))
-                for file in (folder.model_file(self.getPrecision()).name, SPM_FILE):
-                    shipped = staging / shipped_file_name(prefix, file)
-                    try:
-                        os.link(folder.path / file, shipped)
-                    except OSError:
-                        shutil.copyfile(folder.path / file, shipped)
-                    if connect:
-                        spark.addArtifacts(str(shipped), file=True)
-                    else:
-                        spark.sparkContext.addFile(str(shipped))
-                _SHIPPED[key] = prefix
-        self._shipped_name = prefix
+        """Make the model files reachable by every executor (see ``model_shipping``)."""
+        self._shipped_name = ship_model_files(
+            dataset.sparkSession, self.model_folder(), self.getPrecision()
+        )
 
 
 class LabelledModelStage(DebertaModelStage):

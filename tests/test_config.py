@@ -150,26 +150,48 @@ def test_spark_settings_files_parse(tmp_path) -> None:
 def test_an_installed_wheel_reads_its_own_job_config(tmp_path) -> None:
     """The wheel carries conf/ (data-files), and the installed job finds conf/job.yaml there
     instead of running on built-in defaults without saying so."""
+    import shutil
     import sysconfig
     import zipfile
 
+    source = tmp_path / "source"  # a copy: building in the checkout would leave build/ there
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "annotators", "pipelines", "conf"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copyfile
+        copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(wheels), str(ROOT)],
+         "-w", str(wheels), str(source)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     [wheel] = wheels.glob("spark_deberta-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     data = "spark_deberta-0.1.0.data/data/share/spark-deberta/conf"
     assert f"{data}/job.yaml" in names and f"{data}/spark/local.conf" in names
+    # Install by the wheel's own layout (what pip does): its .data/data/ tree under the
+    # environment's prefix, the rest in site-packages. pip is not run here: pointed at another
+    # prefix it would still uninstall the editable install of the environment running the tests.
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-         "--prefix", str(venv), str(wheel)],
-        check=True, capture_output=True, timeout=300,
+    purelib = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
     )  # fmt: skip
+    data_prefix = "spark_deberta-0.1.0.data/data/"
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            if member.endswith("/"):
+                continue
+            target = (
+                venv / member[len(data_prefix) :]
+                if member.startswith(data_prefix)
+                else (purelib / member)
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(member))
     # The new environment has only the wheel; its dependencies come from this one's
     # site-packages (on PYTHONPATH, where the editable checkout's finder is not active).
     site_packages = sysconfig.get_paths()["purelib"]

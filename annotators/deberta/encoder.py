@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from annotators.annotation import WORD_EMBEDDINGS, AnnotationDict
+from annotators.annotation import AnnotationDict
 from annotators.deberta.package import SPM_FILE, ModelFolderError, file_sha256
 from annotators.errors import EngineError
 
@@ -413,39 +413,6 @@ def plan_token_rows(
 
 def sentence_key(annotation: AnnotationDict) -> str:
     return (annotation.get("metadata") or {}).get("sentence", "0")
-
-
-def embed_rows(
-    rows: list[list[AnnotationDict]], settings: EncoderSettings
-) -> list[list[AnnotationDict]]:
-    """Word-embedding annotations for each row's tokens (the stage's core)."""
-    runtime = runtime_for(settings)
-    planned_rows, sequences = plan_token_rows(rows, runtime, settings)
-    vectors = encode(sequences, sum(map(len, planned_rows)), runtime, settings)
-    outputs: list[list[AnnotationDict]] = []
-    index = 0
-    for planned in planned_rows:
-        row_out: list[AnnotationDict] = []
-        for item in planned:
-            token = item.token
-            row_out.append(
-                {
-                    "annotatorType": WORD_EMBEDDINGS,
-                    "begin": token["begin"],
-                    "end": token["end"],
-                    "result": item.text,
-                    "metadata": {
-                        "sentence": sentence_key(token),
-                        "token": item.text,
-                        "pieceId": str(item.pieces[0] if item.pieces else CLS_POSITION),
-                        "isWordStart": "true",
-                    },
-                    "embeddings": vectors[index],
-                }
-            )
-            index += 1
-        outputs.append(row_out)
-    return outputs
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int, budget: int) -> list[list[int]]:

@@ -260,7 +260,7 @@ class Sequences:
 def job_stages(folder: Path) -> list[Any]:
     """The job's four stages at their default settings, with this model, fitted."""
     from pipelines.config import defaults
-    from pipelines.embed import build_pipeline
+    from pipelines.stages import build_pipeline
 
     config = defaults()
     config["model"]["name"] = str(folder)
@@ -447,7 +447,7 @@ def fresh_spark(cores: int) -> Iterator[Any]:
     """A new SparkContext with the project's local settings (fresh Python workers)."""
     from pyspark.sql import SparkSession
 
-    from pipelines.embed import read_spark_conf
+    from pipelines.session import read_spark_conf
 
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
@@ -468,7 +468,8 @@ def fresh_spark(cores: int) -> Iterator[Any]:
 def ours(
     spark: Any, documents_file: Path, folder: Path, output: Path, precision: str, engine: str
 ) -> dict[str, object]:
-    from pipelines.embed import parse_args, run
+    from pipelines.arguments import parse_args
+    from pipelines.embed import run
 
     argv = ["--input", str(documents_file), "--output", str(output), "--mode", "overwrite"]
     argv += ["--model", str(folder), "--precision", precision, "--engine", engine]

@@ -24,8 +24,12 @@ from annotators.base import (
     chunk_bounds,
 )
 from annotators.deberta.encoder import plan_batches
+from pipelines.arguments import parse_args
 from pipelines.config import defaults
-from pipelines.embed import JobError, build_pipeline, parse_args, read_documents, run
+from pipelines.embed import run
+from pipelines.errors import JobError
+from pipelines.inputs import read_documents
+from pipelines.stages import build_pipeline
 from tests.support import annotations_of
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines.arguments import job_config, parse_args
 from pipelines.config import (
     WIRED_PARAMS,
     ConfigError,
@@ -18,7 +19,8 @@ from pipelines.config import (
     parse_override,
     stage_classes,
 )
-from pipelines.embed import build_pipeline, job_config, parse_args, read_spark_conf
+from pipelines.session import read_spark_conf
+from pipelines.stages import build_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 IO = [("input", "path", "in.txt"), ("output", "path", "out")]

@@ -12,7 +12,8 @@ from pyspark.sql import functions as F
 
 from annotators import LightPipeline, nlu
 from annotators.deberta.encoder import EngineError, runtime_for
-from pipelines.embed import parse_args, run
+from pipelines.arguments import parse_args
+from pipelines.embed import run
 from tests.support import annotations_of
 from tests.test_classifier import (
     CLASSIFIER_CASES,

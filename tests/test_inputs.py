@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.embed import parse_args, run
+from pipelines.arguments import parse_args
+from pipelines.embed import run
 from pipelines.errors import JobError
 from pipelines.inputs import checked_documents, read_documents
 

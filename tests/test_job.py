@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.embed import JobError, parse_args, run, write_all_or_nothing
+from pipelines.arguments import parse_args
+from pipelines.embed import run, write_all_or_nothing
+from pipelines.errors import JobError
 from pipelines.storage import OutputCommit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +71,8 @@ def test_job_tags_entities_and_zero_shot_labels(spark, tmp_path) -> None:
     """The optional NER (with NerConverter) and zero-shot stages, equal to the same stages run
     directly, in the finished output."""
     from annotators import LightPipeline
-    from pipelines.embed import build_pipeline, job_config
+    from pipelines.arguments import job_config
+    from pipelines.stages import build_pipeline
 
     models = ROOT / "tests" / "fixtures" / "models"
     source = tmp_path / "docs.jsonl"

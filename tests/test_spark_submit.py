@@ -68,7 +68,7 @@ def test_spark_submit_on_a_standalone_cluster_with_a_driver_only_model(tmp_path)
 def test_a_settings_file_reaches_the_jvm_it_launches() -> None:
     """Settings that only apply when the JVM starts (driver memory) come from --spark-conf."""
     script = (
-        "from pipelines.embed import session\n"
+        "from pipelines.session import session\n"
         "s = session('conf/spark/local.conf')\n"
         "heap = s.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()\n"
         "print('SETTINGS', s.sparkContext.master, heap > 3 * 2**30)\n"

@@ -18,7 +18,9 @@ from annotators.spark_compat import (
     spark_version,
     transport_for,
 )
-from pipelines.embed import JobError, parse_args, run
+from pipelines.arguments import parse_args
+from pipelines.embed import run
+from pipelines.errors import JobError
 from tests.compat_seed import (
     COLUMNS,
     TEXTS,

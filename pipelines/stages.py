@@ -1,0 +1,164 @@
+"""The job's annotator pipeline: its stages from the config, run, and finished to plain columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.param import Params
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from annotators import (
+    DeBertaEmbeddings,
+    DeBertaForSequenceClassification,
+    DeBertaForTokenClassification,
+    DeBertaForZeroShotClassification,
+    DocumentAssembler,
+    EmbeddingsFinisher,
+    NerConverter,
+    SentenceDetector,
+    SentenceEmbeddings,
+    Tokenizer,
+)
+from annotators.deberta.package import load_model_folder, resolve_model
+from pipelines.config import apply_params
+
+
+def model_note(model: str, lang: str) -> str | None:
+    """A warning for a model with random weights (the bundled default): its vectors prove the
+    pipeline, not the language."""
+    manifest = load_model_folder(resolve_model(model, lang)).manifest
+    if str(manifest["source"].get("checkpoint", "")).startswith("random init"):
+        return (
+            f"model {manifest['name']} has random weights, so its vectors are not meaningful; "
+            "pass --model with an exported model (README: Export a model)"
+        )
+    return None
+
+
+def load_model_stage(cls: type, model: str, lang: str) -> Any:
+    """The stage for a model folder or a pretrained name."""
+    return cls.loadSavedModel(resolve_model(model, lang))
+
+
+def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
+    """The stages, configured; model files are loaded and checked here, before any Spark job.
+
+    The classifier runs before the embeddings: where the transport carries whole rows through
+    Python (Spark 3.5/4.0), it then never carries the token vectors.
+    """
+    stages: list[Params] = [
+        apply_params(
+            DocumentAssembler().setInputCol("text").setOutputCol("document"),
+            config["document_assembler"],
+        ),
+        apply_params(
+            SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+            config["sentence_detector"],
+        ),
+        apply_params(
+            Tokenizer().setInputCols(["sentence"]).setOutputCol("token"), config["tokenizer"]
+        ),
+    ]
+    if config["classifier_model"]["name"]:
+        model = config["classifier_model"]
+        stages.append(
+            apply_params(
+                load_model_stage(DeBertaForSequenceClassification, model["name"], model["lang"])
+                .setInputCols(["sentence", "token"])
+                .setOutputCol("category"),
+                config["classifier"],
+            )
+        )
+    if config["ner_model"]["name"]:
+        model = config["ner_model"]
+        stages.append(
+            apply_params(
+                load_model_stage(DeBertaForTokenClassification, model["name"], model["lang"])
+                .setInputCols(["sentence", "token"])
+                .setOutputCol("ner"),
+                config["ner"],
+            )
+        )
+        stages.append(
+            apply_params(
+                NerConverter(inputCols=["sentence", "token", "ner"], outputCol="ner_chunk"),
+                config["ner_converter"],
+            )
+        )
+    if config["zero_shot_model"]["name"]:
+        model = config["zero_shot_model"]
+        stage = apply_params(
+            load_model_stage(DeBertaForZeroShotClassification, model["name"], model["lang"])
+            .setInputCols(["sentence", "token"])
+            .setOutputCol("zero_shot"),
+            config["zero_shot"],
+        )
+        stage.zero_shot_settings()  # candidateLabels and the NLI ids, checked before Spark runs
+        stages.append(stage)
+    stages.append(
+        apply_params(
+            load_model_stage(DeBertaEmbeddings, config["model"]["name"], config["model"]["lang"])
+            .setInputCols(["sentence", "token"])
+            .setOutputCol("embeddings"),
+            config["embeddings"],
+        )
+    )
+    if config["job"]["sentence_embeddings"]:
+        stages.append(
+            apply_params(
+                SentenceEmbeddings()
+                .setInputCols(["sentence", "embeddings"])
+                .setOutputCol("sentence_embeddings"),
+                config["sentence_embeddings"],
+            )
+        )
+    return Pipeline(stages=stages)
+
+
+def transform(model: PipelineModel, documents: DataFrame, exploded: bool) -> DataFrame:
+    """Run the fitted stages; with a row per sentence, drop the document's text right away.
+
+    Copying a document's text into each of its sentence rows would multiply it. No stage after
+    the SentenceDetector reads it, and on Spark 3.5/4.0 (whose transport carries whole rows
+    through Python) it must not even reach them.
+    """
+    annotated = documents
+    for stage in model.stages:
+        annotated = stage.transform(annotated)
+        if exploded and isinstance(stage, SentenceDetector):
+            annotated = annotated.drop("text", "document")
+    return annotated
+
+
+def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame:
+    """Plain columns instead of annotations: vectors as array<array<float>>, labels as strings."""
+    vector_columns = ["embeddings"]
+    if config["job"]["sentence_embeddings"]:
+        vector_columns.append("sentence_embeddings")
+    finished = (
+        EmbeddingsFinisher()
+        .setInputCols(vector_columns)
+        .setOutputCols([f"finished_{c}" for c in vector_columns])
+        .transform(annotated)
+    )
+    columns = [
+        F.col("id"),
+        *([F.col("text")] if "text" in annotated.columns else []),
+        F.expr("transform(sentence, s -> s.result)").alias("sentences"),
+        F.expr("transform(token, t -> t.result)").alias("tokens"),
+        *[F.col(f"finished_{c}") for c in vector_columns],
+    ]
+    if "category" in annotated.columns:
+        columns.append(F.expr("transform(category, c -> c.result)").alias("labels"))
+    if "ner_chunk" in annotated.columns:
+        columns.append(
+            F.expr(
+                "transform(ner_chunk, c -> named_struct('entity', c.metadata['entity'], "
+                "'chunk', c.result, 'begin', c.begin, 'end', c.end))"
+            ).alias("entities")
+        )
+    if "zero_shot" in annotated.columns:
+        columns.append(F.expr("transform(zero_shot, c -> c.result)").alias("zero_shot_labels"))
+    return finished.select(*columns)

@@ -148,7 +148,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _force_split(text: str, start: int, end: int, limit: int | None) -> list[tuple[int, int]]:
-    """Cut a span longer than ``limit`` at whitespace; a single longer word is cut hard."""
+    """Cut a span longer than ``limit`` at whitespace. A single word longer than ``limit`` stays
+    whole, as the reference keeps it (its SentenceDetectorBoundsSpec): no word is broken."""
     if not limit or end - start <= limit:
         return [(start, end)]
     out = []
@@ -159,6 +160,9 @@ def _force_split(text: str, start: int, end: int, limit: int | None) -> list[tup
             space -= 1
         if space > start:
             cut = space
+        else:  # one word longer than the limit: up to its end
+            while cut < end and not text[cut].isspace():
+                cut += 1
         out.append((start, cut))
         start = cut
         while start < end and text[start].isspace():

@@ -279,10 +279,23 @@ def _cut_after(
         return _ellipsis_cut(text, cluster_start, marks, cluster_end, first)
     if marks != ".":
         return cluster_end  # ! ? and mixtures, before a capital, digit or symbol
+    word, word_start = _word_before(text, cluster_start, 0)
+    if rules.detect_lists and not has_closer and _is_line_enumerator(text, word, word_start):
+        return None  # "9. Right upper lobe ..." numbers its line, it is not a sentence
     if has_closer or not rules.use_abbreviations:
         return cluster_end
-    word, word_start = _word_before(text, cluster_start, 0)
     return None if _period_is_abbreviation(text, word, word_start, nxt) else cluster_end
+
+
+def _is_line_enumerator(text: str, word: str, word_start: int) -> bool:
+    """A number of one to three digits that opens its line ("9." in "9. Right lobe"): an
+    enumerator even without a neighbouring item to continue a list run."""
+    if not (word.isdigit() and len(word) <= 3):
+        return False
+    position = word_start
+    while position > 0 and text[position - 1] in " \t":
+        position -= 1
+    return position == 0 or text[position - 1] in "\r\n"
 
 
 def _ellipsis_cut(

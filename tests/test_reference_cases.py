@@ -311,3 +311,11 @@ def test_pragmatic_approach_spec_explode_sentences(spark) -> None:
         ]
     ).fit(data)
     assert model.transform(data).count() == 3
+
+
+def test_document_assembler_spec_indexes() -> None:
+    """Source: src/test/scala/com/johnsnowlabs/nlp/DocumentAssemblerTestSpec.scala, "annotate
+    with the correct indexes": the first and last characters sit at begin and end."""
+    text = "This is a sentence: with an english phrase, and more."
+    [document] = DocumentAssembler().setInputCol("text").assemble(text)
+    assert (text[document["begin"]], text[document["end"]]) == (text[0], text[-1])

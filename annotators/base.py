@@ -33,6 +33,7 @@ from annotators.annotation import (
     column_metadata,
 )
 from annotators.errors import RowTooLargeError, StageInputError
+from annotators.params import ParamDocs
 from annotators.spark_compat import ARROW_UDF, restore_metadata, transport_for, with_column
 
 #: A stage's core: one annotation list per input column in, the output annotation list out.
@@ -304,7 +305,7 @@ def column_names(value: tuple[str | Sequence[str], ...]) -> list[str]:
     return list(value[0] if len(value) == 1 and not isinstance(value[0], str) else value)
 
 
-class AnnotatorParams(Params):
+class AnnotatorParams(ParamDocs, Params):
     """inputCols/outputCol with Spark NLP's setters (``setInputCols("a", "b")`` or a list)."""
 
     inputCols = Param(

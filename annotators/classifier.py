@@ -38,7 +38,7 @@ from annotators.deberta.encoder import (
     text_pieces,
 )
 from annotators.model_stage import LabelledModelStage
-from annotators.params import choice
+from annotators.params import ParamDocs, choice
 
 #: [CLS] a [SEP] b [SEP] with one piece of each text.
 MIN_PAIR_SENTENCE_LENGTH = 5
@@ -185,7 +185,7 @@ def _document_span(
     return (tokens[0]["begin"], tokens[-1]["end"]) if tokens else (0, -1)
 
 
-class ScoringParams(Params):
+class ScoringParams(ParamDocs, Params):
     """coalesceSentences, activation and threshold: how the classifiers (sequence and zero-shot)
     turn scores into labels. Defaults: false, softmax, 0.5."""
 

@@ -30,7 +30,7 @@ from annotators.annotation import (
 )
 from annotators.base import column_names, keyword_only
 from annotators.errors import StageInputError
-from annotators.params import choice
+from annotators.params import ParamDocs, choice
 from annotators.spark_compat import valid_utf8, with_column
 
 _WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
@@ -91,7 +91,7 @@ def _clean_column(text: Column, mode: str) -> Column:
     return text
 
 
-class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+class DocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWritable):
     """Turn a string (or array<string>) column into a ``document`` annotation column.
 
     Null text gives an empty annotation array; empty text gives one annotation with
@@ -268,7 +268,7 @@ class DocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritabl
         return with_column(dataset, output, docs, column_metadata(DOCUMENT))
 
 
-class MultiDocumentAssembler(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+class MultiDocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWritable):
     """Several text columns -> several ``document`` columns, the i-th input to the i-th output
     (Spark NLP's MultiDocumentAssembler; question answering takes a question and a context).
 

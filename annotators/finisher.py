@@ -16,11 +16,12 @@ from pyspark.sql import functions as F
 from annotators.annotation import ANNOTATOR_TYPE_KEY, SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
 from annotators.base import annotator_types_of, column_names, keyword_only
 from annotators.errors import StageInputError
+from annotators.params import ParamDocs
 
 EMBEDDING_TYPES = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
 
 
-class EmbeddingsFinisher(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWritable):
     """Extract the vectors of word or sentence embedding columns."""
 
     inputCols = Param(

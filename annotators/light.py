@@ -37,11 +37,11 @@ def _text_for(column: str, text: Text) -> str | None:
     return text[column]
 
 
-def _flatten(stages: Iterable[Transformer]) -> list[Transformer]:
+def flatten_stages(stages: Iterable[Transformer]) -> list[Transformer]:
     out: list[Transformer] = []
     for stage in stages:
         if isinstance(stage, PipelineModel):
-            out.extend(_flatten(stage.stages))
+            out.extend(flatten_stages(stage.stages))
         elif isinstance(stage, MultiDocumentAssembler):
             out.extend(stage.assemblers())
         else:
@@ -59,7 +59,7 @@ class LightPipeline:
         self.parse_embeddings = parse_embeddings
         self._plan: list[tuple[Any, str, list[str], BatchAnnotateFn | None]] = []
         types: dict[str, str | None] = {}
-        for stage in _flatten(stages):
+        for stage in flatten_stages(stages):
             if isinstance(stage, DocumentAssembler):
                 types.setdefault(stage.getInputCol(), None)
                 self._plan.append((stage, stage.getOutputCol(), [stage.getInputCol()], None))

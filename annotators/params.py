@@ -80,3 +80,22 @@ def check_min_max(stage: str, minimum: int, maximum: int) -> None:
             f"{stage}: maxLength ({maximum}) must be >= minLength ({minimum}); with these "
             "values every item would be dropped"
         )
+
+
+class ParamDocs:
+    """Gives each ``setX``/``getX`` without a docstring its Param's doc, so ``help()`` and IDEs
+    show what the parameter means (a mixin for every stage class)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from pyspark.ml.param import Param
+
+        for name in dir(cls):
+            param = getattr(cls, name, None)
+            if not isinstance(param, Param):
+                continue
+            capital = name[0].upper() + name[1:]
+            for prefix, verb in (("set", "Sets"), ("get", "Gets")):
+                method = cls.__dict__.get(f"{prefix}{capital}")
+                if callable(method) and not method.__doc__:
+                    method.__doc__ = f"{verb} ``{name}``: {param.doc}."

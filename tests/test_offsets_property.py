@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annotators import DocumentAssembler, LightPipeline, SentenceDetector, Tokenizer
-from annotators.light import _flatten
+from annotators.light import flatten_stages
 from tests.support import annotations_of
 
 SPECIAL_CHARS = (
@@ -85,7 +85,7 @@ def test_light_pipeline_offsets_are_exact_for_any_text(models, cleanup: str) -> 
 def test_spark_offsets_are_exact_and_equal_light_pipeline(spark, models) -> None:
     model = models["disabled"]
     light = LightPipeline(model)
-    assert [type(s).__name__ for s in _flatten(model.stages)][-1] == "TokenizerModel"
+    assert [type(s).__name__ for s in flatten_stages(model.stages)][-1] == "TokenizerModel"
 
     @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(TEXT, min_size=40, max_size=40))

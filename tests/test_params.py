@@ -127,3 +127,24 @@ def test_unknown_keywords_and_setter_docs() -> None:
     assert SentenceEmbeddings(poolingStrategy="sum").getPoolingStrategy() == "SUM"
     assert SentenceEmbeddings().setPoolingStrategy("average").getPoolingStrategy() == "AVERAGE"
     assert NerConverter(whiteList=["PER"]).getWhiteList() == ["PER"]
+
+
+def test_every_setter_and_getter_carries_its_parameters_doc() -> None:
+    """help(stage.setX) says what X means: each set/get method has a docstring, the Param's doc
+    unless the method has its own."""
+    from pyspark.ml.param import Params
+
+    import annotators
+
+    missing = []
+    for name in annotators.__all__:
+        cls = getattr(annotators, name)
+        if not (isinstance(cls, type) and issubclass(cls, Params)):
+            continue
+        for param in cls().params:
+            capital = param.name[0].upper() + param.name[1:]
+            for prefix in ("set", "get"):
+                method = getattr(cls, f"{prefix}{capital}", None)
+                if method is not None and not method.__doc__:
+                    missing.append(f"{name}.{prefix}{capital}")
+    assert not missing, missing

@@ -67,7 +67,7 @@ def _case_sensitive(folder: Path) -> bool:
     return True
 
 
-def _special_tokens(spm_path: Path) -> dict[str, int]:
+def special_tokens(spm_path: Path) -> dict[str, int]:
     import sentencepiece as spm
 
     processor = spm.SentencePieceProcessor(model_file=str(spm_path))
@@ -196,7 +196,7 @@ def export_checkpoint(
     spm_source = source / SPM_FILE
     if not spm_source.is_file():
         raise ExportError(f"{source} has no {SPM_FILE}: DeBERTa-v3 checkpoints ship one")
-    special = _special_tokens(spm_source)
+    special = special_tokens(spm_source)
 
     class_name, output_names, per_token = TASK_HEADS[task]
     model = getattr(transformers, class_name).from_pretrained(str(source)).eval()
@@ -299,7 +299,7 @@ def export_checkpoint(
                 "num_attention_heads": int(config.num_attention_heads),
             },
             "exporter": {
-                "spark_deberta": _version(),
+                "spark_deberta": library_version(),
                 "torch": torch.__version__,
                 "transformers": transformers.__version__,
                 "onnx": onnx.__version__,
@@ -322,7 +322,7 @@ def export_checkpoint(
     return target
 
 
-def _version() -> str:
+def library_version() -> str:
     try:
         from importlib.metadata import version
 

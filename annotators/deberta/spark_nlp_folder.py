@@ -164,7 +164,7 @@ def import_spark_nlp_folder(
     import onnxruntime as ort
     import sentencepiece as spm
 
-    from annotators.deberta.export import _special_tokens
+    from annotators.deberta.export import library_version, special_tokens
 
     folder = Path(source).expanduser().resolve()
     target = Path(out).expanduser().resolve()
@@ -182,7 +182,7 @@ def import_spark_nlp_folder(
     if not spm_source.is_file():
         raise ModelFolderError(f"{folder} has no SentencePiece model {SPM_NAME}")
     try:
-        special = _special_tokens(spm_source)
+        special = special_tokens(spm_source)
     except Exception as exc:
         raise ModelFolderError(
             f"{spm_source} is not a DeBERTa-v3 SentencePiece model ({exc})"
@@ -233,7 +233,7 @@ def import_spark_nlp_folder(
             "problem_type": None,
             "files": files,
             "source": {"spark_nlp_folder": str(folder), "class": spark_class},
-            "exporter": {"spark_deberta": _version(), "imported_from": "spark-nlp"},
+            "exporter": {"spark_deberta": library_version(), "imported_from": "spark-nlp"},
             "parity": {"reference": "none: imported from a Spark NLP folder, not re-run"},
         }
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -260,9 +260,3 @@ def write_spark_nlp_import(model: str | os.PathLike[str], out: str | os.PathLike
             "".join(f"{label}\n" for label in folder.labels), encoding="utf-8"
         )
     return target
-
-
-def _version() -> str:
-    from annotators.deberta.export import _version as version
-
-    return version()

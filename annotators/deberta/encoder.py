@@ -376,7 +376,7 @@ def group_by_sentence(tokens: list[AnnotationDict]) -> list[list[AnnotationDict]
     return list(groups.values())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedToken:
     """A token that gets an output row: the annotation, its text as fed to the model
     (lower-cased when the model is not case-sensitive) and its piece ids."""

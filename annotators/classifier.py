@@ -163,18 +163,31 @@ def classify_rows(
     scores = _activate(logits, scoring)
     outputs: list[list[AnnotationDict]] = []
     for row_units, pair in zip(units, pairs, strict=True):
-        unit_scores = [scores[list(outputs_of)].mean(axis=0) for *_, outputs_of, _ in row_units]
-        out: list[AnnotationDict] = []
-        if scoring.coalesce and row_units and not pair:  # a pair is one unit already
-            averaged = np.mean(unit_scores, axis=0)
-            out = category_annotations(row_units[0][0], row_units[-1][1], "0", averaged, scoring)
-        else:
-            for (begin, end, key, _, extra), unit in zip(row_units, unit_scores, strict=True):
-                for annotation in category_annotations(begin, end, key, unit, scoring):
-                    annotation["metadata"].update(extra)
-                    out.append(annotation)
-        outputs.append(out)
+        scored = [
+            (begin, end, key, scores[list(outputs_of)].mean(axis=0), extra)
+            for begin, end, key, outputs_of, extra in row_units
+        ]
+        # a pair is one unit already
+        outputs.append(unit_categories(scored, scoring, scoring.coalesce and not pair))
     return outputs
+
+
+def unit_categories(
+    units: list[tuple[int, int, str, np.ndarray, dict[str, str]]],
+    scoring: ScoringSettings,
+    coalesce: bool,
+) -> list[AnnotationDict]:
+    """One row's category annotations from its scored units (begin, end, sentence key, scores,
+    extra metadata): one per unit, or with ``coalesce`` one for the row from the mean scores."""
+    if coalesce and units:
+        averaged = np.mean([unit[3] for unit in units], axis=0)
+        return category_annotations(units[0][0], units[-1][1], "0", averaged, scoring)
+    out: list[AnnotationDict] = []
+    for begin, end, key, unit_scores, extra in units:
+        for annotation in category_annotations(begin, end, key, unit_scores, scoring):
+            annotation["metadata"].update(extra)
+            out.append(annotation)
+    return out
 
 
 def _document_span(

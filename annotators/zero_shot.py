@@ -29,19 +29,19 @@ from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
 from annotators.classifier import (
     ScoringParams,
     ScoringSettings,
-    category_annotations,
     sentence_spans,
     softmax,
+    unit_categories,
 )
 from annotators.deberta.encoder import (
     EncoderSettings,
     PieceSequence,
     encode,
     group_by_sentence,
+    piece_windows,
     runtime_for,
     sentence_key,
     text_pieces,
-    window_starts,
 )
 from annotators.deberta.package import ModelFolder
 from annotators.model_stage import LabelledModelStage
@@ -97,10 +97,7 @@ def zero_shot_rows(
         row_units = []
         for sentence in group_by_sentence(tokens):
             premise = [p for pieces in text_pieces(sentence, runtime, lower) for p in pieces]
-            if settings.long_sentence_strategy == "truncate" or len(premise) <= room:
-                parts = [premise[:room]]
-            else:
-                parts = [premise[s : s + room] for s in window_starts(len(premise), room)]
+            parts = piece_windows(premise, room, settings.long_sentence_strategy)
             first = len(sequences)
             for part in parts:
                 for hypothesis in hypotheses:
@@ -121,8 +118,8 @@ def zero_shot_rows(
     labels = len(zero_shot.candidates)
     outputs: list[list[AnnotationDict]] = []
     for row_units in units:
-        unit_scores = []
-        for _, _, _, first, windows in row_units:
+        scored = []
+        for begin, end, key, first, windows in row_units:
             block = logits[first : first + windows * labels].reshape(windows, labels, -1)
             entail = block[:, :, zero_shot.entailment]
             if zero_shot.multi_label:
@@ -130,15 +127,8 @@ def zero_shot_rows(
                 scores = softmax(pair)[..., 1]
             else:
                 scores = softmax(entail, axis=-1)
-            unit_scores.append(scores.mean(axis=0))
-        out: list[AnnotationDict] = []
-        if zero_shot.coalesce and row_units:
-            averaged = np.mean(unit_scores, axis=0)
-            out = category_annotations(row_units[0][0], row_units[-1][1], "0", averaged, scoring)
-        else:
-            for (begin, end, key, _, _), scores in zip(row_units, unit_scores, strict=True):
-                out.extend(category_annotations(begin, end, key, scores, scoring))
-        outputs.append(out)
+            scored.append((begin, end, key, scores.mean(axis=0), {}))
+        outputs.append(unit_categories(scored, scoring, zero_shot.coalesce))
     return outputs
 
 

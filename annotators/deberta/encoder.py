@@ -492,12 +492,16 @@ def plan_text(
     if settings.long_sentence_strategy == "truncate":
         token_pieces = token_pieces[:limit]
     flat = [piece for pieces in token_pieces for piece in pieces]
-    if settings.long_sentence_strategy == "truncate" or len(flat) <= limit:
-        return [PieceSequence(flat[:limit], [(first_output, 0)])]
-    return [
-        PieceSequence(flat[start : start + limit], [(first_output + n, 0)])
-        for n, start in enumerate(window_starts(len(flat), limit))
-    ]
+    parts = piece_windows(flat, limit, settings.long_sentence_strategy)
+    return [PieceSequence(part, [(first_output + n, 0)]) for n, part in enumerate(parts)]
+
+
+def piece_windows(pieces: list[int], limit: int, strategy: str) -> list[list[int]]:
+    """A text's pieces as the classifiers read them: cut to ``limit`` (``truncate``, or when they
+    fit), else in half-overlapping windows of ``limit``."""
+    if strategy == "truncate" or len(pieces) <= limit:
+        return [pieces[:limit]]
+    return [pieces[start : start + limit] for start in window_starts(len(pieces), limit)]
 
 
 def plan_pair(

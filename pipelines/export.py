@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from annotators.deberta.export import ExportError, export_checkpoint
 from annotators.deberta.package import TASKS
@@ -22,17 +23,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--checkpoint", required=True, help="checkpoint folder or Hugging Face hub id"
     )
     parser.add_argument("--out", required=True, help="model folder to write")
-    parser.add_argument("--task", default="embeddings", choices=TASKS)
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        help="default: the checkpoint's own (config.json architectures); embeddings on a "
+        "classifier exports its encoder only",
+    )
     parser.add_argument("--quantize", choices=("int8",), help="also write an int8 model")
     parser.add_argument("--name", help="model name for pretrained() (default: from the checkpoint)")
     parser.add_argument("--lang", default="en", help="language code (default: en)")
     parser.add_argument("--max-abs-diff", type=float, default=1e-4, help="parity limit vs PyTorch")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.add_argument(
+        "--check-text",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="UTF-8 text (one text a line) for the tokenizer checks, beside the built-in corpus",
+    )
+    parser.add_argument(
+        "--allow-piece-differences",
+        action="store_true",
+        help="export even when the runtime's pieces differ from the Hugging Face tokenizer's",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        texts = [
+            line
+            for path in args.check_text
+            for line in Path(path).read_text(encoding="utf-8").splitlines()
+        ]
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"export failed: cannot read --check-text: {exc}", file=sys.stderr)
+        return 1
     try:
         folder = export_checkpoint(
             args.checkpoint,
@@ -43,13 +70,34 @@ def main(argv: list[str] | None = None) -> int:
             lang=args.lang,
             max_abs_diff=args.max_abs_diff,
             overwrite=args.overwrite,
+            check_texts=texts,
+            allow_piece_differences=args.allow_piece_differences,
         )
     except ExportError as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return 1
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    source = manifest["source"]
     print(f"wrote {folder}")
+    print(f"task: {manifest['task']} (from {source['task_from']})")
+    if source.get("head_dropped"):
+        print(
+            f"the checkpoint's {source['head_dropped']} head was dropped: "
+            "the folder holds the encoder only"
+        )
+    if source["spm_model"]["from"] != "spm.model":
+        print(
+            f"spm.model built from {source['spm_model']['from']}, identical on "
+            f"{source['spm_model']['texts_checked']} texts"
+        )
     print(f"parity vs PyTorch (max abs): {manifest['parity']['max_abs_diff']}")
+    pieces = manifest["parity"]["pieces"]
+    print(
+        f"pieces vs the Hugging Face tokenizer ({pieces['reference']}): "
+        f"{pieces['differing']} of {pieces['words']} words differ"
+    )
+    for found in pieces["differences"]:
+        print(f"  {found['word']!r}: ours {found['ours']}, theirs {found['theirs']}")
     if manifest.get("quantization"):
         print(f"int8 cosine to fp32: {manifest['quantization']['cosine_to_fp32']}")
     return 0

@@ -5,6 +5,13 @@ gives an ONNX graph whose outputs match PyTorch to about 1e-6. The export is che
 batches of several lengths before anything is written: a folder whose parity is worse than
 ``max_abs_diff`` (1e-4 for fp32) is refused. ``quantize="int8"`` adds ONNX Runtime's dynamic
 int8 quantization as ``model_int8.onnx`` and records its cosine similarity to fp32.
+
+The task comes from the checkpoint's ``config.json`` (``architectures``): a task its weights do
+not carry is refused, and so is any head transformers would initialize at random (its loading
+info lists the head's weights as missing). A checkpoint with ``tokenizer.json`` and no
+``spm.model`` gets one built from the Unigram vocabulary, proved on a corpus
+(``tokenizer_json.py``); every export compares the runtime's per-word pieces with the Hugging
+Face tokenizer's and refuses on a difference unless ``allow_piece_differences``.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +36,17 @@ from annotators.deberta.package import (
     SPM_FILE,
     ModelFolderError,
     file_entry,
+    file_sha256,
     load_model_folder,
+)
+from annotators.deberta.tokenizer_json import (
+    CORPUS,
+    TOKENIZER_JSON,
+    corpus_words,
+    piece_differences,
+    prove_spm_matches,
+    reference_tokenizer,
+    spm_from_tokenizer_json,
 )
 from annotators.errors import ExportError
 
@@ -50,7 +68,7 @@ def _local_checkpoint(checkpoint: str) -> Path:
     try:
         return Path(
             snapshot_download(
-                checkpoint, allow_patterns=["*.json", "*.model", "*.bin", "*.safetensors"]
+                checkpoint, allow_patterns=["*.json", "*.model", "*.safetensors", "*.bin"]
             )
         )
     except Exception as exc:
@@ -161,18 +179,105 @@ def _labels(task: str, config: Any) -> list[str] | None:
     return labels
 
 
+#: The task each architecture's weights carry (``config.json``'s ``architectures``). A masked-LM
+#: checkpoint (the pre-trained microsoft/deberta-v3-* ones) is an encoder for embeddings.
+ARCHITECTURE_TASKS: dict[str, str] = {
+    "DebertaV2Model": "embeddings",
+    "DebertaV2ForMaskedLM": "embeddings",
+    "DebertaV2ForSequenceClassification": "sequence-classification",
+    "DebertaV2ForTokenClassification": "token-classification",
+    "DebertaV2ForQuestionAnswering": "question-answering",
+}
+#: Weight-name prefixes of the task heads: loading one without them means a random head.
+HEAD_PREFIXES = ("classifier.", "pooler.", "qa_outputs.")
+
+
+def resolve_task(
+    requested: str | None, config: dict[str, Any], where: str
+) -> tuple[str, str | None]:
+    """The task to export and the architecture whose head is dropped (explicit embeddings only).
+
+    ``requested`` None takes the checkpoint's own task; a task its weights do not carry is
+    refused, because transformers would give it a randomly initialized head.
+    """
+    architectures = config.get("architectures") or []
+    if not architectures:  # older configs: the loading info decides (see _load)
+        return requested or "embeddings", None
+    architecture = str(architectures[0])
+    carried = ARCHITECTURE_TASKS.get(architecture)
+    if requested == "embeddings":
+        dropped = architecture if carried != "embeddings" else None
+        return "embeddings", dropped
+    if carried is None:
+        raise ExportError(
+            f"{where} is a {architecture}, which the exporter does not export; pass --task "
+            "embeddings to export its encoder only (its head is dropped)"
+        )
+    if requested is None or requested == carried:
+        return carried, None
+    if requested == "zero-shot-classification" and carried == "sequence-classification":
+        return requested, None  # the labels must name entailment (checked by _labels)
+    raise ExportError(
+        f"{where} is a {architecture} ({carried}): its weights carry no {requested} head, so "
+        f"the export would have a random one; pass --task {carried} (or leave --task out), or "
+        f"export a checkpoint fine-tuned for {requested}"
+    )
+
+
+def _load(transformers: Any, class_name: str, source: Path, where: str, explicit: bool) -> Any:
+    """Load the model; refuse any weight transformers would initialize at random.
+
+    Safetensors when the checkpoint has them (no unpickling); ``.bin`` otherwise, which
+    transformers reads with torch in weights-only mode.
+    """
+    kwargs = {"use_safetensors": True} if any(source.glob("*.safetensors")) else {}
+    try:
+        model, info = getattr(transformers, class_name).from_pretrained(
+            str(source), output_loading_info=True, **kwargs
+        )
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"{where} could not be loaded as {class_name}: {exc}") from exc
+    missing = list(info.get("missing_keys") or [])
+    missing += [
+        str(m[0] if isinstance(m, tuple | list) else m) for m in info.get("mismatched_keys") or []
+    ]
+    if missing:
+        head = [k for k in missing if k.startswith(HEAD_PREFIXES)]
+        what = "its head" if head and len(head) == len(missing) else "weights"
+        raise ExportError(
+            f"{where} lacks {what} {sorted(missing)[:6]} for {class_name}: transformers would "
+            "initialize them at random; export a checkpoint that was trained with this head"
+        )
+    extra = sorted(k for k in info.get("unexpected_keys") or [] if k.startswith(HEAD_PREFIXES))
+    if extra and not explicit:
+        raise ExportError(
+            f"{where} names no architecture in config.json but its weights carry a head "
+            f"{extra[:4]}: pass --task (sequence-classification, token-classification, "
+            "question-answering, or embeddings to drop the head)"
+        )
+    return model.eval()
+
+
 def export_checkpoint(
     checkpoint: str,
     out: str | os.PathLike[str],
     *,
-    task: str = "embeddings",
+    task: str | None = None,
     quantize: str | None = None,
     name: str | None = None,
     lang: str = "en",
     max_abs_diff: float = 1e-4,
     overwrite: bool = False,
+    check_texts: Sequence[str] = (),
+    allow_piece_differences: bool = False,
 ) -> Path:
-    """Export ``checkpoint`` (a folder or hub id) into the model folder ``out``; return its path."""
+    """Export ``checkpoint`` (a folder or hub id) into the model folder ``out``; return its path.
+
+    ``task`` None: the checkpoint's own (from ``config.json``). ``check_texts``: more text for
+    the tokenizer checks, beside the built-in multilingual corpus. ``allow_piece_differences``:
+    write the folder even when the runtime's pieces differ from the Hugging Face tokenizer's
+    for some words (they are listed in the manifest); otherwise such an export is refused.
+    """
     try:
         import onnx
         import torch
@@ -184,7 +289,7 @@ def export_checkpoint(
         ) from exc
     import onnxruntime as ort
 
-    if task not in TASK_HEADS:
+    if task is not None and task not in TASK_HEADS:
         raise ExportError(f"task '{task}' is not supported; use one of: {', '.join(TASK_HEADS)}")
     if quantize not in (None, "int8"):
         raise ExportError(f"quantize '{quantize}' is not supported; use int8")
@@ -193,13 +298,29 @@ def export_checkpoint(
         raise ExportError(f"{target} exists and is not empty; pass overwrite=True (--overwrite)")
 
     source = _local_checkpoint(checkpoint)
+    config_file = source / "config.json"
+    if not config_file.is_file():
+        raise ExportError(f"{source} has no config.json: it is not a Hugging Face checkpoint")
+    config_json = json.loads(config_file.read_text(encoding="utf-8"))
+    if config_json.get("model_type") != "deberta-v2":
+        raise ExportError(
+            f"{source} is a {config_json.get('model_type')!r} model; the exporter takes "
+            "DeBERTa-v2/v3 checkpoints (model_type deberta-v2)"
+        )
+    requested = task
+    task, dropped = resolve_task(requested, config_json, str(checkpoint))
+    texts = [*CORPUS, *(t for t in check_texts if t.strip())]
     spm_source = source / SPM_FILE
-    if not spm_source.is_file():
-        raise ExportError(f"{source} has no {SPM_FILE}: DeBERTa-v3 checkpoints ship one")
-    special = special_tokens(spm_source)
+    tokenizer_json = source / TOKENIZER_JSON
+    if not spm_source.is_file() and not tokenizer_json.is_file():
+        raise ExportError(
+            f"{source} has no {SPM_FILE} and no {TOKENIZER_JSON}: copy {SPM_FILE} from the base "
+            "model it was fine-tuned from (microsoft/deberta-v3-xsmall, -small, -base or -large)"
+        )
+    case_sensitive = _case_sensitive(source)
 
     class_name, output_names, per_token = TASK_HEADS[task]
-    model = getattr(transformers, class_name).from_pretrained(str(source)).eval()
+    model = _load(transformers, class_name, source, str(checkpoint), requested is not None)
     config = model.config
     labels = _labels(task, config)
 
@@ -212,24 +333,36 @@ def export_checkpoint(
             found = self.inner(input_ids=input_ids, attention_mask=attention_mask)
             return tuple(found[name] for name in output_names)
 
-    wrapped = Wrapped(model).eval()
-    batches = _parity_inputs(config.vocab_size, special)
-    with torch.no_grad():
-        reference = [
-            stack_outputs(
-                [
-                    t.numpy()
-                    for t in wrapped(
-                        torch.from_numpy(b["input_ids"]), torch.from_numpy(b["attention_mask"])
-                    )
-                ]
-            )
-            for b in batches
-        ]
-
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as work:
         folder = Path(work)
+        spm_path = folder / SPM_FILE
+        if spm_source.is_file():
+            shutil.copyfile(spm_source, spm_path)
+            spm_origin: dict[str, Any] = {"from": SPM_FILE}
+        else:
+            built, lowercase = spm_from_tokenizer_json(tokenizer_json)
+            case_sensitive = case_sensitive and not lowercase
+            checked = prove_spm_matches(tokenizer_json, built, texts, not case_sensitive)
+            spm_path.write_bytes(built)
+            spm_origin = {"from": TOKENIZER_JSON, "texts_checked": checked}
+        special = special_tokens(spm_path)
+
+        wrapped = Wrapped(model).eval()
+        batches = _parity_inputs(config.vocab_size, special)
+        with torch.no_grad():
+            reference = [
+                stack_outputs(
+                    [
+                        t.numpy()
+                        for t in wrapped(
+                            torch.from_numpy(b["input_ids"]),
+                            torch.from_numpy(b["attention_mask"]),
+                        )
+                    ]
+                )
+                for b in batches
+            ]
         onnx_path = folder / MODEL_FILE
         sample = batches[1]
         with torch.no_grad():
@@ -258,6 +391,9 @@ def export_checkpoint(
                 f"the ONNX export of {checkpoint} differs from PyTorch by {parity:.3g} "
                 f"(max abs), above the limit {max_abs_diff:g}: nothing was written"
             )
+        pieces = _check_pieces(
+            source, folder, special, output_names, texts, case_sensitive, allow_piece_differences
+        )
         files = {MODEL_FILE: file_entry(onnx_path)}
         quantization = None
         if quantize == "int8":
@@ -275,8 +411,8 @@ def export_checkpoint(
                 ),
             }
             files[INT8_MODEL_FILE] = file_entry(int8_path)
-        shutil.copyfile(spm_source, folder / SPM_FILE)
-        files[SPM_FILE] = file_entry(folder / SPM_FILE)
+        files[SPM_FILE] = file_entry(spm_path)
+        architectures = config_json.get("architectures") or []
         manifest = {
             "format_version": FORMAT_VERSION,
             "name": name or Path(str(checkpoint).rstrip("/")).name.replace("-", "_"),
@@ -284,7 +420,7 @@ def export_checkpoint(
             "task": task,
             "dimension": int(config.hidden_size),
             "max_position_embeddings": int(config.max_position_embeddings),
-            "case_sensitive": _case_sensitive(source),
+            "case_sensitive": case_sensitive,
             "vocab_size": int(config.vocab_size),
             "special_tokens": special,
             "inputs": list(MODEL_INPUTS),
@@ -295,6 +431,10 @@ def export_checkpoint(
             "source": {
                 "checkpoint": str(checkpoint),
                 "model_type": config.model_type,
+                "architecture": architectures[0] if architectures else None,
+                "task_from": "--task" if requested is not None else "config.json architectures",
+                "head_dropped": dropped,
+                "spm_model": spm_origin,
                 "num_hidden_layers": int(config.num_hidden_layers),
                 "num_attention_heads": int(config.num_attention_heads),
             },
@@ -310,6 +450,7 @@ def export_checkpoint(
                 "max_abs_diff": float(f"{parity:.3g}"),
                 "reference": "pytorch",
                 "batches": [list(b) for b in PARITY_BATCHES],
+                "pieces": pieces,
             },
             "quantization": quantization,
         }
@@ -320,6 +461,65 @@ def export_checkpoint(
         os.replace(folder, target)
         folder.mkdir()  # TemporaryDirectory cleans up the now-empty name
     return target
+
+
+#: Differences named in a refusal (all of them go to the manifest when allowed).
+SHOWN_DIFFERENCES = 5
+
+
+def _check_pieces(
+    source: Path,
+    folder: Path,
+    special: dict[str, int],
+    output_names: tuple[str, ...],
+    texts: Sequence[str],
+    case_sensitive: bool,
+    allow: bool,
+) -> dict[str, Any]:
+    """The runtime's per-word pieces vs the Hugging Face tokenizer's, over the corpus' words.
+
+    Uses the runtime itself (``Runtime.token_pieces`` on the exported folder), so what is
+    checked is what the pipeline feeds the model. Refuses on a difference unless ``allow``.
+    """
+    from annotators.deberta.encoder import EncoderSettings, Runtime
+
+    onnx_path = folder / MODEL_FILE
+    settings = EncoderSettings(
+        model_dir=str(folder),
+        model_file=MODEL_FILE,
+        checksum=file_sha256(onnx_path),
+        special_tokens=special,
+        output=output_names[0] if len(output_names) == 1 else output_names,
+        output_size=1,
+        case_sensitive=case_sensitive,
+    )
+    runtime = Runtime(settings, onnx_path, folder / SPM_FILE)
+    try:
+        reference, what = reference_tokenizer(source)
+    except Exception as exc:  # tokenizers and transformers raise many types
+        raise ExportError(
+            f"the Hugging Face tokenizer of {source} could not be built to check the pieces "
+            f"({exc}): nothing was written"
+        ) from exc
+    words = corpus_words(texts)
+    found = piece_differences(runtime, reference, words, not case_sensitive)
+    if found and not allow:
+        shown = "; ".join(
+            f"{d['word']!r}: ours {d['ours']}, theirs {d['theirs']}"
+            for d in found[:SHOWN_DIFFERENCES]
+        )
+        raise ExportError(
+            f"{len(found)} of {len(words)} words get other pieces from the runtime than from "
+            f"the checkpoint's Hugging Face tokenizer ({what}): {shown}; nothing was written "
+            "(pass --allow-piece-differences to export anyway, with them listed in the manifest)"
+        )
+    return {
+        "reference": what,
+        "words": len(words),
+        "differing": len(found),
+        "allowed": allow,
+        "differences": found,
+    }
 
 
 def library_version() -> str:

@@ -1,5 +1,16 @@
 """spark-deberta: Spark NLP-compatible annotators, pure Python, DeBERTa-v3 in ONNX Runtime."""
 
+from annotators.errors import SparkMissingError
+
+try:
+    import pyspark  # noqa: F401  (the wheel does not depend on it: a Spark runtime brings its own)
+except ImportError as missing:
+    raise SparkMissingError(
+        "spark-deberta needs PySpark, which this Python cannot import. On a Spark runtime "
+        "(Databricks, a cluster image) use its Python; on a plain Python install the extra: "
+        "pip install 'spark-deberta[spark]'"
+    ) from missing
+
 from annotators.annotation import (
     CATEGORY,
     CHUNK,
@@ -8,6 +19,7 @@ from annotators.annotation import (
     SENTENCE_EMBEDDINGS,
     TOKEN,
     WORD_EMBEDDINGS,
+    Annotation,
 )
 from annotators.classifier import DeBertaForSequenceClassification
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
@@ -29,6 +41,7 @@ __all__ = [
     "SENTENCE_EMBEDDINGS",
     "TOKEN",
     "WORD_EMBEDDINGS",
+    "Annotation",
     "DeBertaEmbeddings",
     "DeBertaForQuestionAnswering",
     "DeBertaForSequenceClassification",

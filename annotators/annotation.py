@@ -1,10 +1,11 @@
 """The annotation schema shared by every stage.
 
 An annotation column is ``array<struct<annotatorType, begin, end, result, metadata, embeddings>>``
-exactly as Spark NLP defines it; we take the struct from the ``spark-nlp`` package's pure-Python
-``Annotation.dataType()`` so the two libraries cannot drift apart. Inside the Python cores an
-annotation is a plain ``dict`` with those six keys: cheap to build, and ``pyarrow`` converts a
-list of them to the Arrow struct type directly.
+exactly as Spark NLP defines it (a test holds ``Annotation.dataType()`` equal to the ``spark-nlp``
+package's). Inside the Python cores an annotation is a plain ``dict`` with those six keys: cheap to
+build, and ``pyarrow`` converts a list of them to the Arrow struct type directly. ``Annotation``
+is the object users see (``LightPipeline.fullAnnotate``); it is our own class, because importing
+the ``sparknlp`` package runs its ``__init__``, which needs ``distutils`` (gone in Python 3.12).
 
 Offsets are Python string indices (code points), ``end`` inclusive, so
 ``text[begin:end + 1] == result`` holds for any Unicode text. Spark SQL's ``length`` and
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import types as T
-from sparknlp.annotation import Annotation as SparkNLPAnnotation
 
 DOCUMENT = "document"
 TOKEN = "token"
@@ -36,7 +36,16 @@ ANNOTATOR_TYPE_KEY = "annotatorType"
 AnnotationDict = dict[str, Any]
 
 #: The struct of one annotation (Spark NLP's ``Annotation.dataType()``).
-ANNOTATION_TYPE: T.StructType = SparkNLPAnnotation.dataType()
+ANNOTATION_TYPE = T.StructType(
+    [
+        T.StructField("annotatorType", T.StringType(), False),
+        T.StructField("begin", T.IntegerType(), False),
+        T.StructField("end", T.IntegerType(), False),
+        T.StructField("result", T.StringType(), False),
+        T.StructField("metadata", T.MapType(T.StringType(), T.StringType()), False),
+        T.StructField("embeddings", T.ArrayType(T.FloatType()), False),
+    ]
+)
 #: The type of an annotation column.
 ANNOTATION_ARRAY_TYPE = T.ArrayType(ANNOTATION_TYPE, containsNull=True)
 
@@ -122,10 +131,87 @@ def column_metadata(annotator_type: str) -> dict[str, str]:
     return {ANNOTATOR_TYPE_KEY: annotator_type}
 
 
-def to_spark_nlp(annotation: AnnotationDict, with_embeddings: bool = True) -> SparkNLPAnnotation:
-    """Convert a core dict to the ``sparknlp.annotation.Annotation`` users already know."""
+class Annotation:
+    """One annotation as Spark NLP's Python API hands it to users, with the same attributes,
+    constructor, ``str`` form, equality and static helpers as ``sparknlp.annotation.Annotation``,
+    so code written against the reference (and spark-nlp-display) reads ours unchanged."""
+
+    def __init__(
+        self,
+        annotatorType: str,
+        begin: int,
+        end: int,
+        result: str,
+        metadata: Mapping[str, str],
+        embeddings: Sequence[float],
+    ) -> None:
+        self.annotatorType = annotatorType
+        self.begin = begin
+        self.end = end
+        self.result = result
+        self.metadata = metadata
+        self.embeddings = embeddings
+
+    def copy(self, result: str) -> Annotation:
+        """The same annotation with another ``result``."""
+        return Annotation(
+            self.annotatorType, self.begin, self.end, result, self.metadata, self.embeddings
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"Annotation({self.annotatorType}, {int(self.begin)}, {int(self.end)}, "
+            f"{self.result}, {self.metadata}, {self.embeddings})"
+        )
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        fields = ("annotatorType", "begin", "end", "result", "metadata", "embeddings")
+        if not all(hasattr(other, f) for f in fields):
+            return NotImplemented
+        mine = (*(getattr(self, f) for f in fields[:4]), dict(self.metadata), self.embeddings)
+        theirs = (*(getattr(other, f) for f in fields[:4]), dict(other.metadata), other.embeddings)
+        return mine == theirs
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    @staticmethod
+    def dataType() -> T.StructType:
+        """The Spark struct of one annotation."""
+        return ANNOTATION_TYPE
+
+    @staticmethod
+    def arrayType() -> T.ArrayType:
+        """The Spark type of an annotation column."""
+        return T.ArrayType(ANNOTATION_TYPE)
+
+    @staticmethod
+    def fromRow(row: Any) -> Annotation:
+        """An ``Annotation`` from a collected Spark ``Row`` of the annotation struct."""
+        return Annotation(
+            row.annotatorType, row.begin, row.end, row.result, row.metadata, row.embeddings
+        )
+
+    @staticmethod
+    def toRow(annotation: Annotation) -> Any:
+        """A Spark ``Row`` of the annotation's six fields, in schema order."""
+        from pyspark.sql import Row
+
+        return Row(
+            annotation.annotatorType,
+            annotation.begin,
+            annotation.end,
+            annotation.result,
+            annotation.metadata,
+            annotation.embeddings,
+        )
+
+
+def to_spark_nlp(annotation: AnnotationDict, with_embeddings: bool = True) -> Annotation:
+    """Convert a core dict to the ``Annotation`` object Spark NLP users already know."""
     vector = annotation["embeddings"]
-    return SparkNLPAnnotation(
+    return Annotation(
         annotation["annotatorType"],
         annotation["begin"],
         annotation["end"],

@@ -45,6 +45,14 @@ class JobError(SparkDebertaError, RuntimeError):
     """The job cannot go on (bad input, existing or locked output, lost rows)."""
 
 
+class SparkMissingError(SparkDebertaError, ImportError):
+    """PySpark cannot be imported (the wheel does not require it: a Spark runtime has its own)."""
+
+
+class WorkerPythonError(SparkDebertaError, RuntimeError):
+    """Spark's Python workers would start an interpreter that cannot import this package."""
+
+
 __all__ = [
     "ConfigError",
     "EngineError",
@@ -54,5 +62,7 @@ __all__ = [
     "ParamError",
     "RowTooLargeError",
     "SparkDebertaError",
+    "SparkMissingError",
     "StageInputError",
+    "WorkerPythonError",
 ]

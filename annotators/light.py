@@ -13,9 +13,8 @@ from typing import Any, overload
 
 from pyspark.ml import Estimator, PipelineModel, Transformer
 from pyspark.sql import DataFrame
-from sparknlp.annotation import Annotation
 
-from annotators.annotation import AnnotationDict, to_spark_nlp
+from annotators.annotation import Annotation, AnnotationDict, to_spark_nlp
 from annotators.base import AnnotatorModel, BatchAnnotateFn, chunk_bounds
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.errors import StageInputError
@@ -122,7 +121,7 @@ class LightPipeline:
         return results[0] if single else results
 
     def fullAnnotate(self, target: Text | list[Text]) -> list[dict[str, list[Annotation]]]:
-        """``sparknlp.annotation.Annotation`` objects, one dict per text (a list even for one)."""
+        """``Annotation`` objects (as Spark NLP's), one dict per text (a list even for one)."""
         single = isinstance(target, str | Mapping) or target is None
         rows = self.run_rows([target] if single else list(target))
         return [

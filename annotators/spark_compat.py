@@ -10,16 +10,24 @@ versions. Everything that differs between them is answered here:
   server have it, else ``DataFrame.mapInArrow`` (Spark 3.3+; classic and Connect), which carries
   whole rows as Arrow record batches;
 - a column with annotation metadata: Connect's ``withColumn`` drops an alias's metadata, so the
-  metadata is set with ``withMetadata``, which every kind of session keeps.
+  metadata is set with ``withMetadata``, which every kind of session keeps;
+- the interpreter a classic session's Python workers start (``PYSPARK_PYTHON``, else ``python3``
+  from the PATH): a local session gets this process's own when nothing was set, and one set to an
+  interpreter that cannot import this package is refused before the first task runs.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
+
+from annotators.errors import WorkerPythonError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -69,7 +77,50 @@ def transport_for(spark: SparkSession) -> str:
             f"{TRANSPORT_ENV}={forced} cannot be used with Spark {spark.version}; leave it unset "
             f"or set it to {MAP_IN_ARROW}"
         )
+    if not is_connect(spark):
+        ensure_worker_python(spark)
     return ARROW_UDF if available else MAP_IN_ARROW
+
+
+#: Interpreters already shown to import this package (a probe costs a Python start-up).
+_WORKER_PYTHONS_SEEN: set[str] = set()
+
+
+def ensure_worker_python(spark: SparkSession) -> None:
+    """Make a local session's Python workers able to import this package, or say what to set.
+
+    PySpark starts workers with ``PYSPARK_PYTHON`` or, when it is unset, whatever ``python3`` is
+    first on the PATH: from a virtual environment that is not activated, that is the system
+    Python, and every task would fail deep in a Java stack trace. On a local master the workers
+    run on this machine, so an unset interpreter is set to this one (what the user meant). An
+    interpreter that was set on purpose is probed once. A cluster's executors choose their own
+    Python (``spark.pyspark.python``, the image), which the driver cannot check.
+    """
+    context = spark.sparkContext
+    if not context.master.startswith("local"):
+        return
+    chosen = os.environ.get("PYSPARK_PYTHON") or context.getConf().get("spark.pyspark.python", None)
+    if not chosen:
+        context.pythonExec = sys.executable
+        return
+    executable = shutil.which(context.pythonExec) or context.pythonExec
+    if executable == sys.executable or executable in _WORKER_PYTHONS_SEEN:
+        return
+    try:
+        probe = subprocess.run(
+            [executable, "-c", "import annotators"], capture_output=True, text=True, timeout=120
+        )
+        failed = probe.returncode != 0
+        reason = (probe.stderr.strip().splitlines() or ["exit " + str(probe.returncode)])[-1]
+    except OSError as error:
+        failed, reason = True, str(error)
+    if failed:
+        raise WorkerPythonError(
+            f"Spark's Python workers start {context.pythonExec} (PYSPARK_PYTHON), which cannot "
+            f"import spark-deberta ({reason}). Set PYSPARK_PYTHON={sys.executable} before the "
+            "session starts, or install spark-deberta into that Python"
+        )
+    _WORKER_PYTHONS_SEEN.add(executable)
 
 
 def with_column(

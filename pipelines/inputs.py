@@ -167,11 +167,31 @@ def parse_json_lines(text_col: str, id_col: str | None):
     return parse
 
 
+#: Python 3.10's csv refuses NUL bytes ("line contains NUL") where 3.11 keeps them in the field.
+#: Lines holding NUL (or the escape character) go through csv escaped with two Unicode
+#: noncharacters, and each field comes back exactly, so every Python gives the same records.
+_ESCAPE, _ESCAPED_ESCAPE, _ESCAPED_NUL = "\ufdd0", "\ufdd0\ufdd1", "\ufdd0\ufdd2"
+_UNESCAPE = {"\ufdd1": _ESCAPE, "\ufdd2": "\0"}
+
+
+def _csv_line(line: str) -> str:
+    if "\0" in line or _ESCAPE in line:
+        line = line.replace(_ESCAPE, _ESCAPED_ESCAPE).replace("\0", _ESCAPED_NUL)
+    return line + "\n"
+
+
+def _csv_field(field: str) -> str:
+    if _ESCAPE not in field:
+        return field
+    parts = field.split(_ESCAPE)
+    return parts[0] + "".join(_UNESCAPE[part[0]] + part[1:] for part in parts[1:])
+
+
 def _csv_file(
     file: str, lines: Iterable[str], text_col: str, id_col: str | None
 ) -> Iterator[tuple[Any, Any, Any]]:
     """The records of one CSV file (its lines in order), header first, RFC 4180 quoting."""
-    reader = csv.reader((line + "\n" for line in lines), strict=True)
+    reader = csv.reader(map(_csv_line, lines), strict=True)
     header: list[str] | None = None
     columns: tuple[int, int | None] = (0, None)
     while True:
@@ -185,6 +205,7 @@ def _csv_file(
             continue
         if not row:  # a blank line between records
             continue
+        row = [_csv_field(field) for field in row]
         where = _where(file, start)
         if header is None:
             header = row
@@ -208,9 +229,9 @@ def _csv_file(
 
 def parse_csv(text_col: str, id_col: str | None):
     """The mapInArrow function that parses CSV files whose lines arrive grouped and in order."""
-    csv.field_size_limit(sys.maxsize)
 
     def parse(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        csv.field_size_limit(sys.maxsize)  # here: this runs in the Python worker, not the driver
         rows = _rows(batches)
         records = itertools.chain.from_iterable(
             _csv_file(file, (value for _, _, value in group), text_col, id_col)

@@ -117,3 +117,32 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.compat_seed RECORD``: a local session writes the seed record.
+
+    PYSPARK_PYTHON is left as the caller has it: the stages set a local session's workers to this
+    interpreter themselves (annotators.spark_compat.ensure_worker_python).
+    """
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("spark-deberta-seed")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    try:
+        write_record(spark, Path(argv[0]))
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -149,25 +149,13 @@ def test_spark_settings_files_parse(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_an_installed_wheel_reads_its_own_job_config(tmp_path) -> None:
+def test_an_installed_wheel_reads_its_own_job_config(tmp_path, project_wheel) -> None:
     """The wheel carries conf/ (data-files), and the installed job finds conf/job.yaml there
     instead of running on built-in defaults without saying so."""
-    import shutil
     import sysconfig
     import zipfile
 
-    source = tmp_path / "source"  # a copy: building in the checkout would leave build/ there
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "annotators", "pipelines", "conf"):
-        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copyfile
-        copy(ROOT / name, source / name)
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(wheels), str(source)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    [wheel] = wheels.glob("spark_deberta-*.whl")
+    wheel = project_wheel
     names = zipfile.ZipFile(wheel).namelist()
     data = "spark_deberta-0.1.0.data/data/share/spark-deberta/conf"
     assert f"{data}/job.yaml" in names and f"{data}/spark/local.conf" in names

@@ -29,3 +29,36 @@ def test_readme_python_examples_run(spark) -> None:
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation out, spaces to hyphens."""
+    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
+
+
+def test_contents_list_every_section_and_every_link_lands() -> None:
+    headings = re.findall(r"^## (.+)$", README, flags=re.M)
+    contents = README.split("## Contents\n", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^- \[(.+?)\]\(#(.+?)\)$", contents, flags=re.M)
+    assert [title for title, _ in listed] == [h for h in headings if h != "Contents"]
+    anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", README, flags=re.M)}
+    for target in re.findall(r"\]\(#([^)]+)\)", README):
+        assert target in anchors, target
+
+
+def test_support_table_names_exactly_the_tested_pairs() -> None:
+    from tests.test_compat import ENVIRONMENTS, NEWEST
+
+    table = README.split("| Python | Spark", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split("|")[1:4] for line in table.splitlines()[2:]]
+    pairs = sorted((python.strip(), runtime.strip()) for python, _, runtime in rows)
+    expected = sorted([(env.python, env.runtime) for env in ENVIRONMENTS.values()] + [NEWEST])
+    assert pairs == expected
+    pythons = sorted({env.python for env in ENVIRONMENTS.values()} | {NEWEST[0]})
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for python in pythons:
+        assert f'"Programming Language :: Python :: {python}"' in pyproject
+    assert f'requires-python = ">={pythons[0]},<3.{int(pythons[-1].split(".")[1]) + 1}"' in (
+        pyproject
+    )

@@ -5,15 +5,33 @@
 # MAGIC DeBERTa-v3 token embeddings over a DataFrame with Spark NLP's stage names, no jar and no
 # MAGIC Maven coordinates: install the wheel, point at a model folder on a Volume (or DBFS), run.
 # MAGIC
-# MAGIC 1. Build the wheel (`pip wheel --no-deps .`) and upload it to a Volume.
+# MAGIC 1. Build the wheel (`pip wheel --no-deps .`) and upload it to a Volume:
+# MAGIC    `/Volumes/main/default/libs/spark_deberta-0.1.0-py3-none-any.whl`. It is the plain wheel
+# MAGIC    (no PySpark dependency): the runtime's own PySpark stays the only one.
 # MAGIC 2. Export a model where the Hugging Face hub is reachable (`spark-deberta export
 # MAGIC    --checkpoint microsoft/deberta-v3-xsmall --out deberta_v3_xsmall_en --quantize int8`)
 # MAGIC    and upload the folder to a Volume: `/Volumes/main/default/models/deberta_v3_xsmall_en`.
 # MAGIC 3. Paste `conf/spark/databricks.conf` into the cluster's Spark config.
+# MAGIC
+# MAGIC The next two cells install the wheel for this notebook only (notebook-scoped). From DBR 13
+# MAGIC `%pip` no longer restarts Python, so the cell after it does: otherwise this session keeps
+# MAGIC the modules it had already imported, such as the pyarrow 8 of 14.3 LTS that the wheel
+# MAGIC upgrades. Keep both cells first: the restart clears every variable defined before it.
+# MAGIC Installed as a cluster library instead (`conf/spark/databricks.conf`), the wheel is
+# MAGIC there before the notebook attaches: skip both cells. A workspace without PyPI access
+# MAGIC installs from a wheelhouse on a Volume:
+# MAGIC `%pip install --no-index --find-links /Volumes/main/default/libs/wheelhouse spark-deberta`.
 
 # COMMAND ----------
 
 # MAGIC %pip install /Volumes/main/default/libs/spark_deberta-0.1.0-py3-none-any.whl
+
+# COMMAND ----------
+
+# %pip does not restart Python from DBR 13: restart it, so that the imports below get the new
+# packages. `dbutils` is a Databricks global; the test run executes this file as a plain script.
+if "dbutils" in globals():
+    dbutils.library.restartPython()  # noqa: F821
 
 # COMMAND ----------
 

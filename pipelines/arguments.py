@@ -37,9 +37,32 @@ SHORTCUTS = {
 }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Options; each shortcut and ``--set section.key=value`` overrides the config file."""
-    parser = argparse.ArgumentParser(prog="spark-deberta run", description=__doc__.splitlines()[0])
+#: What ``spark-deberta run --help`` says the command does.
+RUN_DESCRIPTION = """\
+Run the batch job: read documents (text, JSON Lines, CSV or Parquet), annotate
+them in Spark (sentences, tokens, DeBERTa-v3 vectors; optionally labels,
+entities, zero-shot labels) and write Parquet all or nothing. The options
+override the job config (conf/job.yaml); a bad option, config value or model
+exits 2 before Spark starts.
+"""
+#: Examples and exit codes, shown after the options.
+RUN_EPILOG = """\
+examples:
+  spark-deberta run --input data/sample/pride_and_prejudice.txt --output output/sample
+  spark-deberta run --input docs.jsonl --text-col body --id-col doc --output out \\
+      --model models/deberta_v3_xsmall_en --mode overwrite
+  spark-deberta run --input docs.parquet --output out --set output.finish=true \\
+      --set embeddings.batchSize=16 --spark-conf conf/spark/local.conf
+  spark-submit --properties-file conf/spark/standalone.conf pipelines/embed.py \\
+      --input PATH --output PATH
+
+progress goes to stderr every job.progress_interval_s seconds; the summary goes to stdout.
+exit codes: 0 written, 1 the job failed (nothing written), 2 bad options, config or model.
+"""
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The job's options, shared by ``spark-deberta run`` and ``spark-submit embed.py``."""
     parser.add_argument(
         "--config", default=None, help="job YAML file (default: the package's conf/job.yaml)"
     )
@@ -59,7 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mode", choices=OUTPUT_MODES, help="when the output exists (default: error)"
     )
     parser.add_argument(
-        "--model", help=f"model folder or pretrained name (default: the bundled {DEFAULT_MODEL})"
+        "--model",
+        help=f"model folder or pretrained name (default: the bundled {DEFAULT_MODEL}, random "
+        "weights); a Hugging Face checkpoint must be exported first (spark-deberta export)",
     )
     parser.add_argument("--lang", help="language of a pretrained name (default: en)")
     parser.add_argument("--classifier", help="also classify with this model folder or name")
@@ -77,7 +102,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="spark-defaults style file applied when this command starts Spark "
         "(with spark-submit use --properties-file)",
     )
-    return parser.parse_args(argv)
+
+
+def run_parser(prog: str = "spark-deberta run") -> argparse.ArgumentParser:
+    """The parser of ``run``'s options, with its description and examples."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=RUN_DESCRIPTION,
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_arguments(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options; each shortcut and ``--set section.key=value`` overrides the config file."""
+    return run_parser().parse_args(argv)
 
 
 def job_config(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

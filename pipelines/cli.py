@@ -1,21 +1,147 @@
-"""``spark-deberta``: the console command (``run`` the job, ``export`` a checkpoint)."""
+"""``spark-deberta``: the console command (``run`` the job, ``export`` a checkpoint, ``help``).
+
+``run`` takes the same options as ``spark-submit pipelines/embed.py`` (``pipelines.arguments``);
+``export`` hands its options to ``pipelines.export``, which parses them itself.
+"""
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import re
 import sys
+from importlib import metadata
+from pathlib import Path
+
+DISTRIBUTION = "spark-deberta"
+
+DESCRIPTION = """\
+Spark NLP-compatible annotators running DeBERTa-v3 (ONNX) inside Spark.
+`run` annotates documents in a Spark job and writes Parquet; `export` turns a
+Hugging Face DeBERTa-v2/v3 checkpoint into the model folder that `run` reads.
+"""
+
+EPILOG = """\
+examples:
+  spark-deberta run --input data/sample/pride_and_prejudice.txt --output output/sample
+  spark-deberta run --input docs.jsonl --output out --model models/deberta_v3_xsmall_en
+  spark-deberta export --checkpoint microsoft/deberta-v3-xsmall \\
+      --out models/deberta_v3_xsmall_en --quantize int8 --name deberta_v3_xsmall --lang en
+  spark-deberta help run        the job's options (also: spark-deberta run --help)
+  spark-deberta help export     the exporter's options
+
+exit codes: 0 done, 1 the job or export failed, 2 bad command line, config or model.
+"""
+
+EXPORT_HELP = "export a Hugging Face DeBERTa-v2/v3 checkpoint to a model folder (ONNX)"
+
+
+def version() -> str:
+    """The installed distribution's version; in a bare checkout, pyproject.toml's."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        if pyproject.is_file():
+            found = re.search(
+                r'^version\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.MULTILINE
+            )
+            if found:
+                return found.group(1)
+        return "unknown"
+
+
+def spark_missing() -> str | None:
+    """Why this Python cannot run the stages (no PySpark: the wheel does not require one), or
+    None. The package's own import says it, in one place (``annotators/__init__.py``)."""
+    try:
+        import annotators  # noqa: F401
+    except ImportError as missing:
+        if importlib.util.find_spec("pyspark") is None:
+            return str(missing)
+        raise
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command with its subcommands: each has its own help (``spark-deberta help run``)."""
+    from pipelines.arguments import RUN_DESCRIPTION, RUN_EPILOG, add_run_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="spark-deberta",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    run = commands.add_parser(
+        "run",
+        help="run the batch job: documents in, annotated Parquet out",
+        description=RUN_DESCRIPTION,
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_arguments(run)
+    # The exporter parses its own options (pipelines/export.py): main() hands them over as
+    # they are, so this entry only lists the command.
+    commands.add_parser("export", help=EXPORT_HELP, add_help=False)
+    topics = commands.add_parser(
+        "help",
+        help="show the help of the command or of one subcommand",
+        description="Show the help of spark-deberta, or of one of its commands.",
+    )
+    topics.add_argument("topic", nargs="?", choices=("run", "export"), metavar="COMMAND")
+    return parser
+
+
+def _export(argv: list[str]) -> int:
+    from pipelines import export
+
+    try:
+        return export.main(argv)
+    except SystemExit as exit_:  # argparse: --help (0) or a bad option (2)
+        return _code(exit_)
+
+
+def _code(exit_: SystemExit) -> int:
+    code = exit_.code
+    return code if isinstance(code, int) else (0 if code is None else 2)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a subcommand; no arguments print the help and exit 2 (a usage error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": "pipelines.embed", "export": "pipelines.export"}
-    if not argv or argv[0] not in commands:
-        print(
-            f"usage: spark-deberta {{{','.join(commands)}}} [options]   (-h for help)",
-            file=sys.stderr,
-        )
+    if argv == ["--version"]:
+        print(f"spark-deberta {version()}")
+        return 0
+    missing = spark_missing()
+    if missing:
+        print(f"spark-deberta: {missing}", file=sys.stderr)
         return 2
-    module = __import__(commands[argv[0]], fromlist=["main"])
-    return module.main(argv[1:])
+    if argv and argv[0] == "export":
+        return _export(argv[1:])
+    parser = build_parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version (0) or a bad command line (2)
+        return _code(exit_)
+    if args.command == "help":
+        if args.topic == "export":
+            return _export(["--help"])
+        if args.topic == "run":
+            try:
+                parser.parse_args(["run", "--help"])
+            except SystemExit as exit_:  # run's help is printed, exit 0
+                return _code(exit_)
+        parser.print_help()
+        return 0
+    from pipelines.embed import execute
+
+    return execute(args)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ from pipelines.arguments import job_config, parse_args
 from pipelines.config import ConfigError
 from pipelines.errors import JobError
 from pipelines.inputs import INPUT_FORMATS, checked_documents, read_documents
-from pipelines.session import progress, refuse_connect, session
-from pipelines.stages import build_pipeline, finish, model_note, transform
+from pipelines.session import JobProgress, refuse_connect, session
+from pipelines.stages import build_pipeline, count_progress, finish, model_note, transform
 from pipelines.storage import OutputCommit
 
 _SUFFIX_FORMATS = {
@@ -47,14 +47,32 @@ def input_format(path: str, given: str | None) -> str:
     raise JobError(f"cannot tell the format of {path}; pass --format ({', '.join(INPUT_FORMATS)})")
 
 
-def spread(documents: DataFrame, partitions: int | None) -> DataFrame:
-    """Repartition the documents so that every core gets work.
+#: Most tasks per core when Spark chooses the partitioning: the progress counts move as tasks
+#: end, so a long job wants several tasks per core...
+TASKS_PER_CORE = 4
+#: ...but each task has a fixed cost (Python workers, their set-up), so a task gets at least
+#: this many records: a small job keeps one task per core.
+MIN_RECORDS_PER_TASK = 1000
+
+
+def task_count(records: int, cores: int) -> int:
+    """Tasks for ``records`` documents on ``cores`` cores: one per core, up to
+    ``TASKS_PER_CORE`` per core as the input grows (``MIN_RECORDS_PER_TASK`` each)."""
+    per_core = records // max(cores * MIN_RECORDS_PER_TASK, 1)
+    return cores * min(max(per_core, 1), TASKS_PER_CORE)
+
+
+def spread(documents: DataFrame, partitions: int | None, records: int = 0) -> DataFrame:
+    """Repartition the documents so that every core gets work, and a long job several tasks.
 
     A small text file is read as one partition, which would leave all but one core idle while
-    the model runs; the text is cheap to shuffle compared with encoding it. Spark sorts rows
-    before a round-robin repartition, so a retried task gets the same rows.
+    the model runs; the text is cheap to shuffle compared with encoding it. A large input gets
+    several tasks per core (``task_count``) so that the progress counts, which arrive as tasks
+    end, move during the job. Spark sorts rows before a round-robin repartition, so a retried
+    task gets the same rows.
     """
-    wanted = partitions or documents.sparkSession.sparkContext.defaultParallelism
+    cores = documents.sparkSession.sparkContext.defaultParallelism
+    wanted = partitions or task_count(records, cores)
     if partitions is None and documents.rdd.getNumPartitions() >= wanted:
         return documents
     return documents.repartition(wanted)
@@ -124,7 +142,11 @@ def write_all_or_nothing(
 
 
 def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str, object]:
-    """Validate the config, load the models, then (only then) run the job on Spark."""
+    """Validate the config, load the models, then (only then) run the job on Spark.
+
+    The summary keeps start-up (config, model loading and checks, the Spark session) apart from
+    the run (read, annotate, write, commit): ``tokens_per_second`` is over the run alone.
+    """
     started = time.perf_counter()
     config = job_config(args)
     source, target = config["input"], config["output"]
@@ -137,21 +159,29 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     spark = spark or session(args.spark_conf)
     if is_connect(spark):
         refuse_connect()
+    running = time.perf_counter()
     with OutputCommit(
         spark, target["path"], target["mode"], target["commit"], float(target["lock_lease_s"])
     ) as output:
-        read = read_documents(spark, source["path"], fmt, source["text_col"], source["id_col"])
-        cached = spread(read, source["partitions"]).cache()
+        # Cached as read: the records are counted (and checked) before the job chooses its
+        # number of tasks, and the model's work reads them from the cache.
+        cached = read_documents(
+            spark, source["path"], fmt, source["text_col"], source["id_col"]
+        ).cache()
         try:
-            with progress(spark, float(config["job"]["progress_interval_s"])):
+            with JobProgress(spark, float(config["job"]["progress_interval_s"])) as progress:
                 documents = checked_documents(
                     cached, source["bad_records"], explicit_ids=bool(source["id_col"])
                 )
-                model: PipelineModel = pipeline.fit(documents.frame)
-                annotated = transform(model, documents.frame, exploded)
+                frame = spread(documents.frame, source["partitions"], documents.rows)
+                model: PipelineModel = pipeline.fit(frame)
+                if progress.enabled:
+                    count_progress(model, progress.records, progress.tokens, exploded)
+                annotated = transform(model, frame, exploded)
                 if target["partitions"]:
                     annotated = annotated.repartition(target["partitions"])
                 finished = target["finish"]
+                progress.annotating(documents.rows)
                 totals = write_all_or_nothing(
                     finish(annotated, config) if finished else annotated,
                     output,
@@ -164,8 +194,9 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
                 )
         finally:
             cached.unpersist()
-    seconds = time.perf_counter() - started
+    ended = time.perf_counter()
     tokens = totals["tokens"]
+    run_seconds = ended - running
     return {
         "rows": documents.rows,
         "skipped_records": documents.skipped,
@@ -173,14 +204,16 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
         "tokens": tokens,
         "model": config["model"]["name"] + (f" (WARNING: {note})" if note else ""),
         "master": spark.sparkContext.master,
-        "seconds": round(seconds, 2),
-        "tokens_per_second": round(tokens / seconds, 1),
+        "seconds": round(ended - started, 2),
+        "startup_seconds": round(running - started, 2),
+        "run_seconds": round(run_seconds, 2),
+        "tokens_per_second": round(tokens / run_seconds, 1) if run_seconds > 0 else 0.0,
         "output": target["path"],
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def execute(args: argparse.Namespace) -> int:
+    """Run the job from parsed options; errors become one line on stderr and an exit code."""
     try:
         summary = run(args)
     except (ConfigError, ModelFolderError) as exc:
@@ -192,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in summary.items():
         print(f"{key:>18}: {value}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``spark-submit pipelines/embed.py [run options]`` and ``python -m pipelines.embed``."""
+    return execute(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.param import Params
@@ -24,6 +25,19 @@ from annotators import (
 from annotators.deberta.package import load_model_folder, resolve_model
 from pipelines.config import apply_params
 
+if TYPE_CHECKING:
+    from pyspark.accumulators import Accumulator
+
+    from annotators.base import BatchAnnotateFn
+
+#: The manifest task each stage class needs, for the message on a folder that is not one.
+STAGE_TASKS = {
+    DeBertaEmbeddings: "embeddings",
+    DeBertaForSequenceClassification: "sequence-classification",
+    DeBertaForTokenClassification: "token-classification",
+    DeBertaForZeroShotClassification: "zero-shot-classification",
+}
+
 
 def model_note(model: str, lang: str) -> str | None:
     """A warning for a model with random weights (the bundled default): its vectors prove the
@@ -39,7 +53,7 @@ def model_note(model: str, lang: str) -> str | None:
 
 def load_model_stage(cls: type, model: str, lang: str) -> Any:
     """The stage for a model folder or a pretrained name."""
-    return cls.loadSavedModel(resolve_model(model, lang))
+    return cls.loadSavedModel(resolve_model(model, lang, task=STAGE_TASKS.get(cls)))
 
 
 def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
@@ -162,3 +176,55 @@ def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame
     if "zero_shot" in annotated.columns:
         columns.append(F.expr("transform(zero_shot, c -> c.result)").alias("zero_shot_labels"))
     return finished.select(*columns)
+
+
+def count_progress(
+    model: PipelineModel, records: Accumulator[int], tokens: Accumulator[int], exploded: bool
+) -> None:
+    """Make the fitted embeddings stage add the records and tokens it has encoded to two
+    accumulators, per chunk of rows, for the job's progress line.
+
+    Counting inside the stage's own Python function adds no Spark operator and no data
+    movement: a few additions per chunk. With one row per sentence, a record is counted at its
+    first sentence (or its empty row).
+    """
+    for stage in model.stages:
+        if isinstance(stage, DeBertaEmbeddings):
+            # An instance attribute wins over the class's method: only this stage object counts.
+            stage.batch_annotator = _counted(  # type: ignore[method-assign]
+                stage.batch_annotator, records, tokens, exploded
+            )
+
+
+def _counted(
+    batch_annotator: Callable[[], BatchAnnotateFn],
+    records: Accumulator[int],
+    tokens: Accumulator[int],
+    exploded: bool,
+) -> Callable[[], BatchAnnotateFn]:
+    """``batch_annotator`` whose core counts; still called only when the stage transforms (after
+    it has shipped its model files)."""
+    return lambda: _counting(batch_annotator(), records, tokens, exploded)
+
+
+def _counting(
+    core: BatchAnnotateFn, records: Accumulator[int], tokens: Accumulator[int], exploded: bool
+) -> BatchAnnotateFn:
+    """``core``, adding each chunk's records and tokens to the accumulators (in the worker)."""
+
+    def annotate_rows(rows: list[tuple[list[dict[str, Any]], ...]]) -> list[list[dict[str, Any]]]:
+        out = core(rows)
+        if exploded:
+            records.add(
+                sum(
+                    1
+                    for row in rows
+                    if not row[0] or row[0][0].get("metadata", {}).get("sentence") in (None, "0")
+                )
+            )
+        else:
+            records.add(len(rows))
+        tokens.add(sum(len(row[1]) for row in rows))
+        return out
+
+    return annotate_rows

@@ -133,6 +133,11 @@ def test_a_bad_config_exits_before_spark_starts(tmp_path) -> None:
     assert missing.returncode == 2 and "model no_such_model (en) is not in the cache" in (
         missing.stderr
     )
+    # The command that fills the very folder the name is looked up in; one line, no traceback.
+    assert f"--out {tmp_path / 'cache' / 'no_such_model_en'} --name no_such_model" in (
+        missing.stderr
+    )
+    assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
 
 
 def test_spark_settings_files_parse(tmp_path) -> None:

@@ -101,3 +101,9 @@ def test_offline_wheelhouse_install_runs_the_job_on_a_runtimes_own_spark(
     )  # fmt: skip
     assert bare.returncode != 0
     assert "SparkMissingError" in bare.stderr and "spark-deberta[spark]" in bare.stderr
+    command = subprocess.run(
+        [str(venv / "bin" / "spark-deberta"), "run", "--input", str(SAMPLE), "--output", "out"],
+        capture_output=True, text=True, cwd=elsewhere, env=_clean_pip_env(), timeout=120,
+    )  # fmt: skip
+    assert command.returncode == 2 and "Traceback" not in command.stderr, command.stderr
+    assert command.stderr.startswith("spark-deberta: ") and "spark-deberta[spark]" in command.stderr

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.arguments import parse_args
-from pipelines.embed import run, write_all_or_nothing
+from pipelines.arguments import job_config, parse_args
+from pipelines.embed import TASKS_PER_CORE, run, spread, task_count, write_all_or_nothing
 from pipelines.errors import JobError
+from pipelines.stages import build_pipeline, count_progress, transform
 from pipelines.storage import OutputCommit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,64 @@ def test_job_writes_every_document_with_annotations(spark, tmp_path, capsys) -> 
     assert not list(tmp_path.glob("out.__*"))  # no staging folder left behind
     # One small file is read as one partition; the job spreads it over every core.
     assert len(list(output.glob("part-*.parquet"))) >= spark.sparkContext.defaultParallelism
+    # Start-up (models, session) and the run are apart; the rate is over the run alone.
+    assert summary["startup_seconds"] + summary["run_seconds"] <= summary["seconds"] + 0.02
+    assert summary["tokens_per_second"] == pytest.approx(
+        summary["tokens"] / summary["run_seconds"], rel=0.01
+    )
+
+
+def test_a_small_job_keeps_a_task_per_core_and_a_large_one_gets_several() -> None:
+    assert [task_count(n, 2) for n in (0, 19, 3999, 4000, 6000, 8000, 10**9)] == [
+        2, 2, 2, 4, 6, 8, 2 * TASKS_PER_CORE,
+    ]  # fmt: skip
+    assert task_count(10**9, 16) == 16 * TASKS_PER_CORE
+
+
+def test_spread_repartitions_only_what_needs_more_tasks(spark) -> None:
+    cores = spark.sparkContext.defaultParallelism
+    one = spark.range(0, 50, numPartitions=1)
+    assert spread(one, None, 50).rdd.getNumPartitions() == cores
+    assert spread(one, None, 10**9).rdd.getNumPartitions() == cores * TASKS_PER_CORE
+    many = spark.range(0, 50, numPartitions=cores * TASKS_PER_CORE + 1)
+    assert spread(many, None, 10**9) is many
+    assert spread(many, 3, 50).rdd.getNumPartitions() == 3  # input.partitions decides
+
+
+@pytest.mark.parametrize("exploded", [False, True])
+def test_the_embeddings_stage_counts_records_and_tokens_for_progress(spark, exploded) -> None:
+    """The accumulators reach the driver as tasks end: after the job, every record (once,
+    whatever its number of sentence rows) and every token."""
+    texts = ["One sentence here.", None, "", "Two sentences. Here they are!", "한국어 문장입니다."]
+    frame = spark.createDataFrame(
+        [(str(i), text) for i, text in enumerate(texts)], "id string, text string"
+    ).repartition(3)
+    argv = ["--input", "x.txt", "--output", "out"]
+    if exploded:
+        argv += ["--set", "sentence_detector.explodeSentences=true"]
+    model = build_pipeline(job_config(parse_args(argv))).fit(frame)
+    records, tokens = spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0)
+    count_progress(model, records, tokens, exploded)
+    annotated = transform(model, frame, exploded)
+    rows = annotated.select(
+        F.size("token").alias("tokens"), F.size("embeddings").alias("vectors")
+    ).collect()
+    assert len(rows) == (6 if exploded else 5)  # two sentences: two rows; no text: one
+    assert records.value == len(texts)
+    assert tokens.value == sum(row.tokens for row in rows) == sum(row.vectors for row in rows) > 0
+
+
+@pytest.mark.slow
+def test_the_job_reports_progress_on_stderr(spark, tmp_path, capsys) -> None:
+    args = ["--input", str(SAMPLE), "--output", str(tmp_path / "out")]
+    run(parse_args([*args, "--set", "job.progress_interval_s=0.05"]), spark)
+    lines = capsys.readouterr().err.splitlines()
+    # A line every 0.05 s while the job runs, which takes seconds; the counts are the input's.
+    total = len(SAMPLE.read_text(encoding="utf-8").splitlines())
+    counted = [line for line in lines if " records (" in line]
+    assert counted
+    for line in counted:
+        assert re.match(rf"\[ *\d+s\] \d+/{total} records \(\d+%\), [\d,]+ tokens, ", line)
 
 
 def test_job_finishes_vectors_and_classifies(spark, tmp_path) -> None:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import tempfile
 import time
 import urllib.parse
@@ -372,26 +373,113 @@ def model_key(name: str, lang: str) -> str:
     return f"{name}_{lang}"
 
 
-def resolve_model(name_or_folder: str, lang: str = "en", remote_loc: str | None = None) -> Path:
-    """A model folder when ``name_or_folder`` is a path to one, else a pretrained name's folder."""
+#: Hub checkpoints behind the pretrained names the README uses, for the export command that
+#: fills the cache; other names get a CHECKPOINT placeholder.
+KNOWN_CHECKPOINTS = {
+    "deberta_v3_xsmall": "microsoft/deberta-v3-xsmall",
+    "deberta_v3_small": "microsoft/deberta-v3-small",
+    "deberta_v3_base": "microsoft/deberta-v3-base",
+    "deberta_v3_large": "microsoft/deberta-v3-large",
+    "mdeberta_v3_base": "microsoft/mdeberta-v3-base",
+}
+#: Weight files of a Hugging Face checkpoint folder (single or sharded).
+CHECKPOINT_WEIGHTS = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def looks_like_path(value: str) -> bool:
+    """A value written as a path (a separator, or starting with ``.`` or ``~``): never a
+    pretrained name, so a missing folder is reported as one."""
+    separators = {"/", os.sep, os.altsep} - {None}
+    return any(sep in value for sep in separators) or value.startswith((".", "~"))
+
+
+def resolve_model(
+    name_or_folder: str,
+    lang: str = "en",
+    remote_loc: str | None = None,
+    task: str | None = None,
+) -> Path:
+    """A model folder when ``name_or_folder`` is a path to one, else a pretrained name's folder.
+
+    A path that does not exist, or a name spelled like an exported folder (``<name>_<lang>``)
+    that is neither a folder nor a cached model, is refused as a missing folder instead of being
+    looked up (or downloaded) as a pretrained name. A Hugging Face checkpoint folder is refused
+    with the ``spark-deberta export`` command that makes a model folder of it (``task``: the
+    task the caller needs, passed to the exporter as ``--task``).
+    """
     path = Path(name_or_folder).expanduser()
     if path.is_dir():
+        _refuse_checkpoint(path, name_or_folder, task)
         return path
+    folder_like = name_or_folder.endswith(f"_{lang}")
+    if looks_like_path(name_or_folder) or (
+        folder_like
+        and _local_pretrained(name_or_folder, lang) is None
+        and not (remote_loc or os.environ.get("SPARK_DEBERTA_REMOTE"))
+    ):
+        where = "" if path.is_absolute() else f" (looked in {path.absolute()})"
+        hint = ""
+        if folder_like and not looks_like_path(name_or_folder):
+            name = name_or_folder[: -len(lang) - 1]
+            hint = f"; for the pretrained model {name} ({lang}), give the name without _{lang}"
+        raise ModelFolderError(f"model folder not found: {name_or_folder}{where}{hint}")
     return resolve_pretrained(name_or_folder, lang, remote_loc)
 
 
-def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = None) -> Path:
-    """The folder of a pretrained model, downloading it into the cache when needed."""
+def _refuse_checkpoint(path: Path, given: str, task: str | None) -> None:
+    """Raise for a Hugging Face DeBERTa-v2/v3 checkpoint (config.json, weights, no manifest),
+    naming the export command for it; return for anything else (checked when it loads)."""
+    config = path / "config.json"
+    if (path / MANIFEST).exists() or not config.is_file():
+        return
+    if not any((path / name).is_file() for name in CHECKPOINT_WEIGHTS):
+        return
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return
+    if not isinstance(settings, dict) or settings.get("model_type") != "deberta-v2":
+        return
+    folder = str(path)  # ~ expanded: the shell would not expand it inside quotes
+    out = f"{folder}_onnx"
+    command = f"spark-deberta export --checkpoint {shlex.quote(folder)} --out {shlex.quote(out)}"
+    if task is not None:  # else the exporter takes the checkpoint's own task
+        command += f" --task {task}"
+    raise ModelFolderError(
+        f"{given} is a Hugging Face checkpoint (model_type deberta-v2), not an exported model "
+        f"folder (no {MANIFEST}); export it with: {command} (needs the export extra and "
+        f"torch), then use {out}"
+    )
+
+
+def _local_pretrained(name: str, lang: str) -> Path | None:
+    """The cached or bundled folder of a pretrained name, if there is one."""
     key = model_key(name, lang)
     for candidate in (cache_dir() / key, BUNDLED_DIR / key):
         if (candidate / MANIFEST).is_file():
             return candidate
+    return None
+
+
+def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = None) -> Path:
+    """The folder of a pretrained model, downloading it into the cache when needed."""
+    local = _local_pretrained(name, lang)
+    if local is not None:
+        return local
     remote = remote_loc or os.environ.get("SPARK_DEBERTA_REMOTE")
     if not remote:
+        target = cache_dir() / model_key(name, lang)
+        checkpoint = KNOWN_CHECKPOINTS.get(name, "CHECKPOINT")
         raise ModelFolderError(
             f"model {name} ({lang}) is not in the cache {cache_dir()} and no remote location is "
-            f"set (remote_loc or SPARK_DEBERTA_REMOTE); {EXPORT_HINT}, then pass the folder to "
-            "loadSavedModel or copy it to " + str(cache_dir() / key)
+            f"set (SPARK_DEBERTA_REMOTE); export it into the cache with: spark-deberta export "
+            f"--checkpoint {checkpoint} --out {shlex.quote(str(target))} --name "
+            f"{shlex.quote(name)} --lang {shlex.quote(lang)} (needs the export extra and torch)"
         )
     return download_pretrained(name, lang, remote)
 

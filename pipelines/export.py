@@ -14,10 +14,29 @@ from pathlib import Path
 from annotators.deberta.export import ExportError, export_checkpoint
 from annotators.deberta.package import TASKS
 
+DESCRIPTION = """\
+Export a Hugging Face DeBERTa-v2/v3 checkpoint to a model folder (ONNX + spm.model +
+manifest.json) that the stages and `spark-deberta run` read. The folder is written only when
+ONNX Runtime equals PyTorch within --max-abs-diff and the runtime's word pieces equal the
+Hugging Face tokenizer's. Needs the export extra and torch (the CPU wheel:
+pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu).
+"""
+
+EXAMPLES = """\
+examples:
+  spark-deberta export --checkpoint microsoft/deberta-v3-xsmall \\
+      --out models/deberta_v3_xsmall_en --quantize int8 --name deberta_v3_xsmall --lang en
+  spark-deberta export --checkpoint ./my-finetuned-classifier --out models/my_classifier
+      (the task comes from the checkpoint's config.json: here sequence-classification)
+"""
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="spark-deberta export", description=__doc__.splitlines()[0]
+        prog="spark-deberta export",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint folder or Hugging Face hub id"

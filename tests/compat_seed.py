@@ -125,16 +125,9 @@ def main(argv: list[str]) -> int:
     PYSPARK_PYTHON is left as the caller has it: the stages set a local session's workers to this
     interpreter themselves (annotators.spark_compat.ensure_worker_python).
     """
-    from pyspark.sql import SparkSession
+    from tests.support import local_session
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("spark-deberta-seed")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    spark = local_session("spark-deberta-seed")
     try:
         write_record(spark, Path(argv[0]))
     finally:

@@ -49,16 +49,9 @@ def spark() -> Iterator:
         yield remote
         remote.stop()
         return
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("spark-deberta-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.memory", "2g")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    from tests.support import local_session
+
+    session = local_session("spark-deberta-tests")
     yield session
     session.stop()
 

@@ -32,3 +32,29 @@ def build_wheel(root: Path, work: Path) -> Path:
     )  # fmt: skip
     [wheel] = wheels.glob("spark_deberta-*.whl")
     return wheel
+
+
+#: The random checkpoints the exporter tests build: small enough to export in seconds.
+TINY_SHAPE = {
+    "hidden_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+}
+
+
+def local_session(app: str) -> Any:
+    """The local[2] session of the tests (conftest's fixture, the compat environments' seed)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName(app)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -16,13 +16,9 @@ from annotators.deberta.package import load_model_folder  # noqa: E402
 from annotators.deberta.synthetic import build_random_checkpoint, train_spm  # noqa: E402
 from pipelines.cli import main as cli  # noqa: E402
 from tests.fixtures.make_tiny_model import CORPUS  # noqa: E402
+from tests.support import TINY_SHAPE  # noqa: E402
 
-SHAPE = {
-    "hidden_size": 16,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "intermediate_size": 32,
-}
+SHAPE = TINY_SHAPE
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,9 @@ from annotators.deberta.synthetic import build_random_checkpoint, train_spm
 from annotators.deberta.tokenizer_json import CORPUS, spm_from_tokenizer_json
 from pipelines.cli import main as cli
 from tests.fixtures.make_tiny_model import CORPUS as SAMPLE_TEXTS
+from tests.support import TINY_SHAPE
 
-SHAPE = {
-    "hidden_size": 16,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "intermediate_size": 32,
-}
+SHAPE = TINY_SHAPE
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,37 @@ def transport_for(spark: SparkSession) -> str:
 _WORKER_PYTHONS_SEEN: set[str] = set()
 
 
+def _warn_if_other_python(default: str) -> None:
+    """Say so when PySpark's default worker Python is another version than this one.
+
+    The stages' own functions get this interpreter, but Python work PySpark made before the first
+    stage ran (``createDataFrame`` of Python objects, RDDs) keeps the default, and PySpark refuses
+    a worker of another minor version.
+    """
+    found = shutil.which(default)
+    ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    try:
+        theirs = (
+            subprocess.run(
+                [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True, text=True, timeout=60,
+            ).stdout.strip()
+            if found
+            else "not found"
+        )  # fmt: skip
+    except OSError:
+        theirs = "not runnable"
+    if theirs != ours:
+        warnings.warn(
+            f"PYSPARK_PYTHON is not set, so PySpark's own Python workers start {default} "
+            f"(Python {theirs}) while this is Python {ours}: spark-deberta's stages use "
+            f"{sys.executable}, but DataFrames made from Python objects before them fail. Set "
+            f"PYSPARK_PYTHON={sys.executable} before the session starts",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
 def ensure_worker_python(spark: SparkSession) -> None:
     """Make a local session's Python workers able to import this package, or say what to set.
 
@@ -101,7 +133,9 @@ def ensure_worker_python(spark: SparkSession) -> None:
         return
     chosen = os.environ.get("PYSPARK_PYTHON") or context.getConf().get("spark.pyspark.python", None)
     if not chosen:
-        context.pythonExec = sys.executable
+        if context.pythonExec != sys.executable:
+            _warn_if_other_python(context.pythonExec)
+            context.pythonExec = sys.executable
         return
     executable = shutil.which(context.pythonExec) or context.pythonExec
     if executable == sys.executable or executable in _WORKER_PYTHONS_SEEN:

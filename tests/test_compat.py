@@ -207,9 +207,12 @@ def test_seed_pipeline_and_job_on(name: str, newest_record: dict, tmp_path: Path
     python = compat_python(name)
     record = tmp_path / "record.json"
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "PYSPARK_PYTHON")}
+    # The seed's input is a DataFrame of Python objects, which PySpark itself runs on
+    # PYSPARK_PYTHON (the stages would set their own; the job below sets it for itself).
     seeded = subprocess.run(
         [python, "-m", "tests.compat_seed", str(record)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        cwd=ROOT, env={**env, "PYSPARK_PYTHON": python}, capture_output=True, text=True,
+        timeout=900,
     )  # fmt: skip
     assert seeded.returncode == 0, seeded.stderr[-4000:]
     _check_record(record, newest_record, name)

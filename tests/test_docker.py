@@ -8,7 +8,8 @@ dockerd; they are skipped, saying why, only where Docker is not installed or the
 started, except under CI=true where an engine that is installed but will not start fails them.
 Needs: apt-get install -y docker.io debootstrap docker-compose (compose is optional: without
 it the cluster is wired with plain `docker network` and `docker run`, from docker/compose.yaml).
-SPARK_DEBERTA_SKIP_DOCKER=1 skips them. Images are kept between runs (the layer cache).
+SPARK_DEBERTA_SKIP_DOCKER=1 skips them; SPARK_DEBERTA_COMPOSE=none wires the cluster by hand even
+where compose is installed. Images are kept between runs (the layer cache).
 """
 
 from __future__ import annotations
@@ -299,6 +300,9 @@ def test_image_runs_the_job_on_the_debootstrap_base(image, tmp_path) -> None:
 
 
 def compose_command() -> list[str] | None:
+    """`docker compose`, else `docker-compose`, else None (SPARK_DEBERTA_COMPOSE=none: None)."""
+    if os.environ.get("SPARK_DEBERTA_COMPOSE") == "none":
+        return None
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
     return ["docker-compose"] if shutil.which("docker-compose") else None

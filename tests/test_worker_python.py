@@ -6,7 +6,6 @@ purpose that cannot import the package is refused, by name, before any task runs
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +23,10 @@ from pyspark.ml import Pipeline
 from annotators import DocumentAssembler, SentenceDetector, Tokenizer
 from annotators.errors import WorkerPythonError
 
-spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
-data = spark.createDataFrame([("One sentence. Two sentences.",)], "text string")
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+# Not createDataFrame of Python objects: PySpark itself would run those on its default Python.
+data = spark.sql("SELECT 'One sentence. Two sentences.' AS text")
 stages = [DocumentAssembler().setInputCol("text"), SentenceDetector().setInputCols("document"),
           Tokenizer().setInputCols("sentence")]
 row = Pipeline(stages=stages).fit(data).transform(data).first()
@@ -40,10 +41,11 @@ except WorkerPythonError as error:
 
 
 def test_local_workers_run_the_drivers_python_or_a_clear_refusal(tmp_path: Path) -> None:
-    # A python3 on the PATH that cannot import the package (no pyspark, no annotators).
-    other = shutil.which("python3", path="/usr/bin") or shutil.which("python3.11", path="/usr/bin")
-    if other is None:
-        pytest.skip("no system python3 in /usr/bin to stand for the wrong interpreter")
+    # A python3 first on the PATH that cannot import the package: another minor version, with no
+    # pyspark and no annotators.
+    from tests.test_compat import interpreter
+
+    other = interpreter("3.12")
     shadow = tmp_path / "bin"
     shadow.mkdir()
     (shadow / "python3").symlink_to(other)
@@ -56,6 +58,10 @@ def test_local_workers_run_the_drivers_python_or_a_clear_refusal(tmp_path: Path)
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     assert "TOKENS 6 True" in done.stdout, done.stdout
+    # The stages ran on this Python, and said that PySpark's own default is another one.
+    assert "RuntimeWarning: PYSPARK_PYTHON is not set" in done.stderr
+    warned = next(line for line in done.stderr.splitlines() if "RuntimeWarning" in line)
+    assert "workers start python3 (Python 3.12) while this is Python 3.11" in warned, warned
     refused = next(line for line in done.stdout.splitlines() if line.startswith("REFUSED"))
     assert f"start {shadow / 'python3'} (PYSPARK_PYTHON)" in refused
     assert f"Set PYSPARK_PYTHON={sys.executable}" in refused

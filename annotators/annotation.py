@@ -208,7 +208,7 @@ class Annotation:
         )
 
 
-def to_spark_nlp(annotation: AnnotationDict, with_embeddings: bool = True) -> Annotation:
+def to_annotation(annotation: AnnotationDict, with_embeddings: bool = True) -> Annotation:
     """Convert a core dict to the ``Annotation`` object Spark NLP users already know."""
     vector = annotation["embeddings"]
     return Annotation(

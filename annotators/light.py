@@ -14,7 +14,7 @@ from typing import Any, overload
 from pyspark.ml import Estimator, PipelineModel, Transformer
 from pyspark.sql import DataFrame
 
-from annotators.annotation import Annotation, AnnotationDict, to_spark_nlp
+from annotators.annotation import Annotation, AnnotationDict, to_annotation
 from annotators.base import AnnotatorModel, BatchAnnotateFn, chunk_bounds
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.errors import StageInputError
@@ -125,6 +125,6 @@ class LightPipeline:
         single = isinstance(target, str | Mapping) or target is None
         rows = self.run_rows([target] if single else list(target))
         return [
-            {c: [to_spark_nlp(a, self.parse_embeddings) for a in anns] for c, anns in row.items()}
+            {c: [to_annotation(a, self.parse_embeddings) for a in anns] for c, anns in row.items()}
             for row in rows
         ]

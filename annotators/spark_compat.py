@@ -131,8 +131,9 @@ def ensure_worker_python(spark: SparkSession) -> None:
     context = spark.sparkContext
     if not context.master.startswith("local"):
         return
-    chosen = os.environ.get("PYSPARK_PYTHON") or context.getConf().get("spark.pyspark.python", None)
-    if not chosen:
+    # Outside spark-submit PySpark reads only PYSPARK_PYTHON (spark-submit turns the setting
+    # spark.pyspark.python into it), so that is what says the choice was made on purpose.
+    if not os.environ.get("PYSPARK_PYTHON"):
         if context.pythonExec != sys.executable:
             _warn_if_other_python(context.pythonExec)
             context.pythonExec = sys.executable

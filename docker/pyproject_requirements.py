@@ -39,9 +39,8 @@ def requirements(pyproject: str, extras: list[str]) -> list[str]:
         if extra in seen:
             continue
         seen.add(extra)
-        if extra not in optional:
-            print(f"{pyproject}: no extra {extra!r}; left out", file=sys.stderr)
-            continue
+        if extra not in optional:  # a renamed extra must not build an image without it
+            raise SystemExit(f"{pyproject}: no extra {extra!r} (extras: {', '.join(optional)})")
         for requirement in optional[extra]:
             own = SELF_REFERENCE.match(requirement)
             if own and normalize(own.group(1)) == normalize(project["name"]):

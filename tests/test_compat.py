@@ -20,6 +20,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,11 +82,13 @@ ENVIRONMENTS: dict[str, Environment] = {
         "Databricks 17.3 LTS",
         "suite",
     ),
-    # The newest Python with the newest of everything.
+    # What the extras resolve on a plain Python 3.12 and on the newest Python: the newest of
+    # everything.
+    "py3.12-newest": Environment("3.12", (), "newest releases", "seed"),
     "py3.13-newest": Environment("3.13", (), "newest releases", "seed"),
 }
 #: This process: the whole suite runs here (the README's test command).
-NEWEST = ("3.11", "newest releases")
+NEWEST = (f"{sys.version_info[0]}.{sys.version_info[1]}", "newest releases")
 
 
 def interpreter(version: str) -> str:
@@ -93,7 +96,10 @@ def interpreter(version: str) -> str:
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return getattr(sys, "_base_executable", sys.executable)
     pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    found = sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"))
+    found = sorted(
+        glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"),
+        key=lambda path: [int(part) for part in re.findall(r"\d+", Path(path).parts[-3])],
+    )
     candidates = [*reversed(found), shutil.which(f"python{version}")]
     for candidate in candidates:
         if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:

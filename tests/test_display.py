@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sparknlp_display import NerVisualizer
 
 from annotators import LightPipeline
 from tests.test_family import NER_CASES, expected_chunks, ner_pipeline
+
+NerVisualizer = pytest.importorskip("sparknlp_display").NerVisualizer
 
 ENTITY = re.compile(
     r'<span class="spark-nlp-display-entity-name">(.*?) </span>'

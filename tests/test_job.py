@@ -99,6 +99,7 @@ def test_the_job_reports_progress_on_stderr(spark, tmp_path, capsys) -> None:
     assert counted
     for line in counted:
         assert re.match(rf"\[ *\d+s\] \d+/{total} records \(\d+%\), [\d,]+ tokens, ", line)
+    assert f"{total}/{total} records (100%)" in counted[-1], counted[-1]
 
 
 def test_job_finishes_vectors_and_classifies(spark, tmp_path) -> None:

@@ -24,7 +24,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pyspark
 import pytest
@@ -39,6 +38,8 @@ from annotators import (
 )
 from annotators.annotation import from_row
 from tests.support import annotations_of
+
+mlflow = pytest.importorskip("mlflow")  # the integrations extra
 
 pytestmark = [pytest.mark.slow, pytest.mark.classic]
 

@@ -55,6 +55,10 @@ def test_support_table_names_exactly_the_tested_pairs() -> None:
     pairs = sorted((python.strip(), runtime.strip()) for python, _, runtime in rows)
     expected = sorted([(env.python, env.runtime) for env in ENVIRONMENTS.values()] + [NEWEST])
     assert pairs == expected
+    import pyspark
+
+    newest_row = next(row for row in rows if (row[0].strip(), row[2].strip()) == NEWEST)
+    assert newest_row[1].strip().startswith(f"{pyspark.__version__}, "), newest_row
     pythons = sorted({env.python for env in ENVIRONMENTS.values()} | {NEWEST[0]})
     pyproject = (ROOT / "pyproject.toml").read_text()
     for python in pythons:

@@ -45,7 +45,9 @@ def test_local_workers_run_the_drivers_python_or_a_clear_refusal(tmp_path: Path)
     # pyspark and no annotators.
     from tests.test_compat import interpreter
 
-    other = interpreter("3.12")
+    ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    theirs = "3.12" if ours != "3.12" else "3.10"
+    other = interpreter(theirs)
     shadow = tmp_path / "bin"
     shadow.mkdir()
     (shadow / "python3").symlink_to(other)
@@ -61,7 +63,7 @@ def test_local_workers_run_the_drivers_python_or_a_clear_refusal(tmp_path: Path)
     # The stages ran on this Python, and said that PySpark's own default is another one.
     assert "RuntimeWarning: PYSPARK_PYTHON is not set" in done.stderr
     warned = next(line for line in done.stderr.splitlines() if "RuntimeWarning" in line)
-    assert "workers start python3 (Python 3.12) while this is Python 3.11" in warned, warned
+    assert f"workers start python3 (Python {theirs}) while this is Python {ours}" in warned, warned
     refused = next(line for line in done.stdout.splitlines() if line.startswith("REFUSED"))
     assert f"start {shadow / 'python3'} (PYSPARK_PYTHON)" in refused
     assert f"Set PYSPARK_PYTHON={sys.executable}" in refused

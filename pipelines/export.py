@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     except (OSError, UnicodeDecodeError) as exc:
         print(f"export failed: cannot read --check-text: {exc}", file=sys.stderr)
-        return 1
+        return 2  # a bad command line, as argparse's own refusals
     try:
         folder = export_checkpoint(
             args.checkpoint,

@@ -114,7 +114,8 @@ def _build(name: str) -> str:
     """The interpreter of the named environment, built (or rebuilt) when its inputs changed."""
     env = ENVIRONMENTS[name]
     base = interpreter(env.python)
-    extras = "dev,connect" if env.runs == "suite" else "spark"
+    on_connect = any(name in pair for pair in CONNECT_PAIRS)
+    extras = "dev,connect" if env.runs == "suite" or on_connect else "spark"
     venv = VENVS / name
     stamp = venv / "spark-deberta-pins.txt"
     wanted = "\n".join(
@@ -239,10 +240,12 @@ def _python(name: str) -> str:
 
 #: (client, server): Spark 3.5 has no Connect server in the pip package (its connect jar comes
 #: from Maven at start-up, out of reach here), so a 3.5 client is tested against a 4.0 server.
+#: Client and server run one Python minor version: cloudpickle carries the stages' functions to
+#: the server's workers (a 3.10 client's functions fail on a 3.12 worker, as on Databricks).
 CONNECT_PAIRS = [
     ("newest", "newest"),
     ("py3.12-pyspark-4.0", "py3.12-pyspark-4.0"),
-    ("py3.10-pyspark-3.5", "py3.12-pyspark-4.0"),
+    ("py3.12-pyspark-3.5", "py3.12-pyspark-4.0"),
 ]
 
 

@@ -30,14 +30,6 @@ if TYPE_CHECKING:
 
     from annotators.base import BatchAnnotateFn
 
-#: The manifest task each stage class needs, for the message on a folder that is not one.
-STAGE_TASKS = {
-    DeBertaEmbeddings: "embeddings",
-    DeBertaForSequenceClassification: "sequence-classification",
-    DeBertaForTokenClassification: "token-classification",
-    DeBertaForZeroShotClassification: "zero-shot-classification",
-}
-
 
 def model_note(model: str, lang: str) -> str | None:
     """A warning for a model with random weights (the bundled default): its vectors prove the
@@ -52,8 +44,9 @@ def model_note(model: str, lang: str) -> str | None:
 
 
 def load_model_stage(cls: type, model: str, lang: str) -> Any:
-    """The stage for a model folder or a pretrained name."""
-    return cls.loadSavedModel(resolve_model(model, lang, task=STAGE_TASKS.get(cls)))
+    """The stage for a model folder or a pretrained name (``model_task``: the manifest task the
+    stage needs, named in the message on a folder that is not one)."""
+    return cls.loadSavedModel(resolve_model(model, lang, task=cls.model_task))
 
 
 def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:

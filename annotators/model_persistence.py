@@ -24,9 +24,16 @@ class ModelFolderWriter(DefaultParamsWriter):
 
     def saveImpl(self, path: str) -> None:
         _check_connect_path(path, self.sparkSession, "save")
-        super().saveImpl(path)
-        _check_connect_path(path, self.sparkSession, "save", written=True)
         stage = self.instance
+        # The params without modelPath: the folder's absolute path on this machine means nothing
+        # where the save is loaded (which reads the copy below), and should not leak into it.
+        self.instance = stage.copy()
+        self.instance.clear(self.instance.modelPath)
+        try:
+            super().saveImpl(path)
+        finally:
+            self.instance = stage
+        _check_connect_path(path, self.sparkSession, "save", written=True)
         folder = stage.model_folder()
         files = [MANIFEST, *folder.manifest["files"]]  # the whole folder, so it stays consistent
         _copy_tree(folder.path, path, MODEL_SUBDIR, files, self.sparkSession)

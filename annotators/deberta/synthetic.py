@@ -52,7 +52,24 @@ def train_spm(folder: Path, corpus: list[Path], vocab_size: int = 1000) -> Path:
         num_threads=1,
         minloglevel=2,
     )
-    return prefix.with_suffix(".model")
+    model = prefix.with_suffix(".model")
+    scrub_training_paths(model)
+    return model
+
+
+def scrub_training_paths(spm_model: Path) -> None:
+    """Keep only the corpus files' names in the model's trainer spec: the trainer records the
+    absolute paths it read (and its output prefix), which would leak this machine's folders
+    into every committed model and every saved pipeline."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(spm_model.read_bytes())
+    names = [Path(p).name for p in proto.trainer_spec.input]
+    del proto.trainer_spec.input[:]
+    proto.trainer_spec.input.extend(names)
+    proto.trainer_spec.model_prefix = Path(proto.trainer_spec.model_prefix).name
+    spm_model.write_bytes(proto.SerializeToString())
 
 
 def build_random_checkpoint(

@@ -36,6 +36,7 @@ from annotators.deberta.package import (
 from annotators.model_persistence import ModelFolderReader, ModelFolderWriter
 from annotators.model_shipping import ship_model_files
 from annotators.params import bounded_int, choice
+from annotators.tasks import task_named
 
 if TYPE_CHECKING:
     from typing import Self
@@ -44,14 +45,6 @@ MAX_SENTENCE_LENGTH_LIMIT = 512
 #: The shortest sequence that holds a piece: [CLS], one piece, [SEP]. Shorter ones would give
 #: tokens the vector of a special token, or no window at all.
 MIN_SENTENCE_LENGTH = 3
-#: The stage that loads each manifest task, for the error that names the right one.
-STAGE_FOR_TASK = {
-    "embeddings": "DeBertaEmbeddings",
-    "sequence-classification": "DeBertaForSequenceClassification",
-    "token-classification": "DeBertaForTokenClassification",
-    "question-answering": "DeBertaForQuestionAnswering",
-    "zero-shot-classification": "DeBertaForZeroShotClassification",
-}
 
 
 class DebertaModelStage(AnnotatorModel):
@@ -137,7 +130,7 @@ class DebertaModelStage(AnnotatorModel):
         if found != cls.model_task:
             raise ModelFolderError(
                 f"{model.path} holds a {found} model, not a {cls.model_task} model; load it "
-                f"with {STAGE_FOR_TASK.get(found, 'the stage for that task')}"
+                f"with {task_named(found).stage}"
             )
         stage = cls()
         stage._set(
@@ -285,6 +278,11 @@ class DebertaModelStage(AnnotatorModel):
             precision=precision,
             shipped_name=shipped_name,
         )
+
+    def check_ready(self) -> None:
+        """Refuse now, on the driver, what would fail in every task: an engine or precision
+        that cannot run here, and a subclass's own needs (zero-shot's candidate labels)."""
+        self.settings()
 
     def output_annotation_bytes(self) -> int:
         """Its vector three times over (the encoder's output, the concatenation, Arrow)."""

@@ -29,29 +29,15 @@ import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
-from annotators.classifier import DeBertaForSequenceClassification
 from annotators.deberta.package import load_model_folder, resolve_model, resolve_pretrained
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
-from annotators.embeddings import DeBertaEmbeddings
 from annotators.errors import ConfigError
 from annotators.light import LightPipeline
 from annotators.model_stage import DebertaModelStage
 from annotators.ner_converter import NerConverter
-from annotators.question_answering import DeBertaForQuestionAnswering
 from annotators.sentence import SentenceDetector
-from annotators.token_classifier import DeBertaForTokenClassification
+from annotators.tasks import ACTIONS, ModelTask, task_named
 from annotators.tokenizer import TokenizerModel
-from annotators.zero_shot import DeBertaForZeroShotClassification
-
-#: The action words in a reference, and the manifest task they ask for.
-ACTIONS = {
-    "embed": "embeddings",
-    "classify": "sequence-classification",
-    "ner": "token-classification",
-    "answer_question": "question-answering",
-    "classify.zero_shot": "zero-shot-classification",
-    "zero_shot": "zero-shot-classification",
-}
 
 __all__ = ["OneLiner", "load"]
 
@@ -87,37 +73,23 @@ def load(
     ``precision`` as on the stage (``engine="openvino", precision="bf16"``); a zero-shot model
     needs ``candidate_labels``."""
     folder, wanted = _folder_for(reference, lang, remote_loc)
-    task = load_model_folder(folder).manifest["task"]
-    if wanted is not None and task != wanted:
+    task = task_named(load_model_folder(folder).manifest["task"])
+    if wanted is not None and task.name != wanted:
         raise ConfigError(
-            f"'{reference}' asks for the {wanted} task, but {folder} holds a {task} model"
+            f"'{reference}' asks for the {wanted} task, but {folder} holds a {task.name} model"
         )
-    stage: DebertaModelStage
-    if task == "embeddings":
-        stage = DeBertaEmbeddings.loadSavedModel(folder).setOutputCol("embeddings")
-    elif task == "token-classification":
-        stage = DeBertaForTokenClassification.loadSavedModel(folder).setOutputCol("ner")
-    elif task == "question-answering":
-        stage = DeBertaForQuestionAnswering.loadSavedModel(folder).setOutputCol("answer")
-    elif task == "zero-shot-classification":
-        if not candidate_labels:
-            raise ConfigError(f"'{reference}' is a zero-shot model: pass candidate_labels=[...]")
-        stage = (
-            DeBertaForZeroShotClassification.loadSavedModel(folder)
-            .setOutputCol("category")
-            .setCandidateLabels(candidate_labels)
-            .setCoalesceSentences(True)
-        )
-    else:
-        stage = (
-            DeBertaForSequenceClassification.loadSavedModel(folder)
-            .setOutputCol("category")
-            .setCoalesceSentences(True)
-        )
-    if task == "question-answering":
-        stage.setInputCols(["question_document", "context_document"])
-    else:
-        stage.setInputCols(["sentence", "token"])
+    if task.candidate_labels and not candidate_labels:
+        raise ConfigError(f"'{reference}' is a {task.name} model: pass candidate_labels=[...]")
+    stage: DebertaModelStage = (
+        task.stage_class()
+        .loadSavedModel(folder)
+        .setInputCols(list(task.input_cols))
+        .setOutputCol(task.output_col)
+    )
+    if task.candidate_labels:
+        stage.setCandidateLabels(candidate_labels)
+    if task.coalesce_sentences:
+        stage.setCoalesceSentences(True)
     if case_sensitive is not None:
         stage.setCaseSensitive(case_sensitive)
     if max_sentence_length is not None:
@@ -126,30 +98,34 @@ def load(
         stage.setEngine(engine)
     if precision is not None:
         stage.setPrecision(precision)
-    stage.settings()  # refuse an engine and precision that cannot run, now
-    if task == "question-answering":
+    stage.check_ready()
+    if task.frame == "answers":
         assembler = MultiDocumentAssembler(
-            inputCols=["question", "context"],
-            outputCols=["question_document", "context_document"],
+            inputCols=["question", "context"], outputCols=list(task.input_cols)
         )
-        return OneLiner(PipelineModel([assembler, stage]), stage)
+        return OneLiner(PipelineModel([assembler, stage]), stage, task)
     stages: list[Any] = [
         DocumentAssembler().setInputCol("text").setOutputCol("document"),
         SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
         TokenizerModel().setInputCols(["sentence"]).setOutputCol("token"),
         stage,
     ]
-    if task == "token-classification":
-        stages.append(NerConverter(inputCols=["sentence", "token", "ner"], outputCol="ner_chunk"))
-    return OneLiner(PipelineModel(stages), stage)
+    if task.frame == "chunks":
+        stages.append(
+            NerConverter(inputCols=["sentence", "token", task.output_col], outputCol="ner_chunk")
+        )
+    return OneLiner(PipelineModel(stages), stage, task)
 
 
 class OneLiner:
     """A loaded pipeline with ``predict`` for pandas and ``pipeline_model`` for Spark."""
 
-    def __init__(self, pipeline_model: PipelineModel, stage: DebertaModelStage) -> None:
+    def __init__(
+        self, pipeline_model: PipelineModel, stage: DebertaModelStage, task: ModelTask
+    ) -> None:
         self.pipeline_model = pipeline_model
         self.stage = stage
+        self.task = task
         self.light = LightPipeline(pipeline_model)
 
     def transform(self, dataset: DataFrame) -> DataFrame:
@@ -164,7 +140,7 @@ class OneLiner:
         Column ``index`` holds the text's position (a Series' own index). A text with no tokens
         (null, empty, whitespace) still gives one row, with empty token and label fields.
         """
-        if isinstance(self.stage, DeBertaForQuestionAnswering):
+        if self.task.frame == "answers":
             return self._answers(data)
         if isinstance(data, str) or data is None:
             series = pd.Series([data])
@@ -174,13 +150,13 @@ class OneLiner:
             series = pd.Series(list(data))
         texts = [None if _missing(t) else str(t) for t in series.tolist()]
         rows = self.light.run_rows(texts)
-        if isinstance(self.stage, DeBertaEmbeddings):
-            return _token_frame(series.index, rows, self.stage.getDimension())
-        if isinstance(self.stage, DeBertaForTokenClassification):
+        if self.task.frame == "tokens":
+            return _token_frame(series.index, rows, self.task.output_col, self.stage.getDimension())
+        if self.task.frame == "chunks":
             return _chunk_frame(series.index, rows)
-        if isinstance(self.stage, DeBertaForZeroShotClassification):
-            return _label_frame(series.index, texts, rows, self.stage.getCandidateLabels())
-        return _label_frame(series.index, texts, rows, self.stage.getClasses())
+        stage = self.stage
+        labels = stage.getCandidateLabels() if self.task.candidate_labels else stage.getClasses()
+        return _label_frame(series.index, texts, rows, self.task.output_col, labels)
 
     def _answers(self, data: Any) -> pd.DataFrame:
         if isinstance(data, pd.DataFrame):
@@ -199,8 +175,8 @@ class OneLiner:
         for key, given, row in zip(frame.index, inputs, self.light.run_rows(inputs), strict=True):
             record: dict[str, Any] = {"index": key, **given, "answer": None, "begin": None}
             record.update({"end": None, "score": float("nan")})
-            if row["answer"]:
-                answer = row["answer"][0]
+            if row[self.task.output_col]:
+                answer = row[self.task.output_col][0]
                 record.update(
                     answer=answer["result"],
                     begin=answer["begin"],
@@ -215,10 +191,10 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _token_frame(index: pd.Index, rows: list[dict], dimension: int) -> pd.DataFrame:
+def _token_frame(index: pd.Index, rows: list[dict], column: str, dimension: int) -> pd.DataFrame:
     records = []
     for key, row in zip(index, rows, strict=True):
-        vectors = row["embeddings"]
+        vectors = row[column]
         if not vectors:
             records.append((key, None, None, None, None, None))
         for vector in vectors:
@@ -238,11 +214,11 @@ def _token_frame(index: pd.Index, rows: list[dict], dimension: int) -> pd.DataFr
 
 
 def _label_frame(
-    index: pd.Index, texts: list[str | None], rows: list[dict], labels: list[str]
+    index: pd.Index, texts: list[str | None], rows: list[dict], column: str, labels: list[str]
 ) -> pd.DataFrame:
     records = []
     for key, text, row in zip(index, texts, rows, strict=True):
-        categories = row["category"]
+        categories = row[column]
         record: dict[str, Any] = {"index": key, "text": text, "label": None}
         if categories:
             record["label"] = (

@@ -219,6 +219,10 @@ class DeBertaForZeroShotClassification(LabelledModelStage, ScoringParams):
     def getMultilabel(self) -> bool:
         return self.getOrDefault(self.multilabel)
 
+    def check_ready(self) -> None:
+        super().check_ready()
+        self.zero_shot_settings()
+
     def zero_shot_settings(self) -> ZeroShotSettings:
         name = type(self).__name__
         if not self.isDefined(self.candidateLabels):

@@ -8,16 +8,13 @@ from typing import Any
 
 from annotators.deberta.encoder import ENGINES
 from annotators.deberta.package import PRECISIONS
+from annotators.tasks import job_slots
 from pipelines.config import build_config, default_config_file, parse_override
 from pipelines.inputs import INPUT_FORMATS
 from pipelines.storage import OUTPUT_MODES
 
-#: The model bundled with the package: tiny, random weights (its vectors mean nothing); real
-#: models come from ``spark-deberta export``.
-DEFAULT_MODEL = "deberta_v3_tiny_random"
-
-
-#: Command-line shortcuts: option -> (section, key).
+#: Command-line shortcuts: option -> (section, key). Each task the job runs adds its model
+#: option (``JobSlot.option``: --model, --classifier, --ner, --zero-shot).
 SHORTCUTS = {
     "input": ("input", "path"),
     "format": ("input", "format"),
@@ -25,11 +22,8 @@ SHORTCUTS = {
     "id_col": ("input", "id_col"),
     "output": ("output", "path"),
     "mode": ("output", "mode"),
-    "model": ("model", "name"),
-    "lang": ("model", "lang"),
-    "classifier": ("classifier_model", "name"),
-    "ner": ("ner_model", "name"),
-    "zero_shot": ("zero_shot_model", "name"),
+    **{slot.option: (slot.model_section, "name") for _, slot in job_slots()},
+    "lang": ("model", "lang"),  # the language of --model's pretrained name
     "batch_size": ("embeddings", "batchSize"),
     "max_sentence_length": ("embeddings", "maxSentenceLength"),
     "precision": ("embeddings", "precision"),
@@ -81,18 +75,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode", choices=OUTPUT_MODES, help="when the output exists (default: error)"
     )
-    parser.add_argument(
-        "--model",
-        help=f"model folder or pretrained name (default: the bundled {DEFAULT_MODEL}, random "
-        "weights); a Hugging Face checkpoint must be exported first (spark-deberta export)",
-    )
-    parser.add_argument("--lang", help="language of a pretrained name (default: en)")
-    parser.add_argument("--classifier", help="also classify with this model folder or name")
-    parser.add_argument("--ner", help="also tag entities with this token-classification model")
-    parser.add_argument(
-        "--zero-shot",
-        help="also classify with this NLI model (set zero_shot.candidateLabels in the config)",
-    )
+    # --model (the task with a default model) first, then the ones that run when named
+    for _, slot in sorted(job_slots(), key=lambda pair: pair[1].default_model is None):
+        parser.add_argument(f"--{slot.option.replace('_', '-')}", help=slot.help)
+    parser.add_argument("--lang", help="language of --model's pretrained name (default: en)")
     parser.add_argument("--batch-size", type=int, help="sentences per inference batch")
     parser.add_argument("--max-sentence-length", type=int, help="pieces per sequence")
     parser.add_argument("--precision", choices=tuple(PRECISIONS))

@@ -17,6 +17,7 @@ import yaml
 from pyspark.ml.param import Params
 
 from annotators.errors import ConfigError
+from annotators.tasks import job_slots
 from pipelines.inputs import BAD_RECORD_MODES, INPUT_FORMATS
 from pipelines.storage import COMMIT_PROTOCOLS, OUTPUT_MODES
 
@@ -67,21 +68,10 @@ IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "commit": ((str,), "auto"),
         "lock_lease_s": ((int, float), 600),
     },
-    "model": {
-        "name": ((str,), "deberta_v3_tiny_random"),
-        "lang": ((str,), "en"),
-    },
-    "classifier_model": {
-        "name": ((str,), None),
-        "lang": ((str,), "en"),
-    },
-    "ner_model": {
-        "name": ((str,), None),
-        "lang": ((str,), "en"),
-    },
-    "zero_shot_model": {
-        "name": ((str,), None),
-        "lang": ((str,), "en"),
+    # One per task the job runs: the model folder or pretrained name, and its language.
+    **{
+        slot.model_section: {"name": ((str,), slot.default_model), "lang": ((str,), "en")}
+        for _, slot in job_slots()
     },
     "job": {
         "progress_interval_s": ((int, float), 10),
@@ -94,28 +84,26 @@ CHOICES = {
     ("input", "bad_records"): BAD_RECORD_MODES,
     ("output", "commit"): COMMIT_PROTOCOLS,
 }
-#: Stage sections and the stage class whose Params they set.
-STAGE_SECTIONS = (
+#: Sections setting the Params of the stages around the models (see ``stage_classes``).
+TEXT_STAGE_SECTIONS = (
     "document_assembler",
     "sentence_detector",
     "tokenizer",
-    "embeddings",
     "sentence_embeddings",
-    "classifier",
-    "ner",
     "ner_converter",
-    "zero_shot",
+)
+#: Every stage section: the text stages' and each task's (``JobSlot.stage_section``).
+STAGE_SECTIONS = (
+    *TEXT_STAGE_SECTIONS,
+    *(slot.stage_section for _, slot in job_slots()),
 )
 #: Params the job wires itself: setting them from the config would break the pipeline.
 WIRED_PARAMS = {"inputCol", "inputCols", "outputCol", "modelPath", "pairInputCol"}
 
 
 def stage_classes() -> dict[str, type[Params]]:
+    """The stage class whose Params each stage section sets."""
     from annotators import (
-        DeBertaEmbeddings,
-        DeBertaForSequenceClassification,
-        DeBertaForTokenClassification,
-        DeBertaForZeroShotClassification,
         DocumentAssembler,
         NerConverter,
         SentenceDetector,
@@ -123,17 +111,16 @@ def stage_classes() -> dict[str, type[Params]]:
         Tokenizer,
     )
 
-    return {
-        "document_assembler": DocumentAssembler,
-        "sentence_detector": SentenceDetector,
-        "tokenizer": Tokenizer,
-        "embeddings": DeBertaEmbeddings,
-        "sentence_embeddings": SentenceEmbeddings,
-        "classifier": DeBertaForSequenceClassification,
-        "ner": DeBertaForTokenClassification,
-        "ner_converter": NerConverter,
-        "zero_shot": DeBertaForZeroShotClassification,
-    }
+    classes: dict[str, type[Params]] = dict(
+        zip(
+            TEXT_STAGE_SECTIONS,
+            (DocumentAssembler, SentenceDetector, Tokenizer, SentenceEmbeddings, NerConverter),
+            strict=True,
+        )
+    )
+    for task, slot in job_slots():
+        classes[slot.stage_section] = task.stage_class()
+    return classes
 
 
 def defaults() -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from annotators.deberta.export import ExportError, export_checkpoint
-from annotators.deberta.package import TASKS
+from annotators.tasks import TASK_NAMES
 
 DESCRIPTION = """\
 Export a Hugging Face DeBERTa-v2/v3 checkpoint to a model folder (ONNX + spm.model +
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="model folder to write")
     parser.add_argument(
         "--task",
-        choices=TASKS,
+        choices=TASK_NAMES,
         help="default: the checkpoint's own (config.json architectures); embeddings on a "
         "classifier exports its encoder only",
     )

@@ -12,9 +12,6 @@ from pyspark.sql import functions as F
 
 from annotators import (
     DeBertaEmbeddings,
-    DeBertaForSequenceClassification,
-    DeBertaForTokenClassification,
-    DeBertaForZeroShotClassification,
     DocumentAssembler,
     EmbeddingsFinisher,
     NerConverter,
@@ -23,6 +20,7 @@ from annotators import (
     Tokenizer,
 )
 from annotators.deberta.package import load_model_folder, resolve_model
+from annotators.tasks import job_slots
 from pipelines.config import apply_params
 
 if TYPE_CHECKING:
@@ -68,50 +66,27 @@ def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
             Tokenizer().setInputCols(["sentence"]).setOutputCol("token"), config["tokenizer"]
         ),
     ]
-    if config["classifier_model"]["name"]:
-        model = config["classifier_model"]
-        stages.append(
-            apply_params(
-                load_model_stage(DeBertaForSequenceClassification, model["name"], model["lang"])
-                .setInputCols(["sentence", "token"])
-                .setOutputCol("category"),
-                config["classifier"],
-            )
-        )
-    if config["ner_model"]["name"]:
-        model = config["ner_model"]
-        stages.append(
-            apply_params(
-                load_model_stage(DeBertaForTokenClassification, model["name"], model["lang"])
-                .setInputCols(["sentence", "token"])
-                .setOutputCol("ner"),
-                config["ner"],
-            )
-        )
-        stages.append(
-            apply_params(
-                NerConverter(inputCols=["sentence", "token", "ner"], outputCol="ner_chunk"),
-                config["ner_converter"],
-            )
-        )
-    if config["zero_shot_model"]["name"]:
-        model = config["zero_shot_model"]
+    for task, slot in job_slots():
+        model = config[slot.model_section]
+        if not model["name"] and slot.default_model is None:
+            continue  # an optional task nobody asked for
         stage = apply_params(
-            load_model_stage(DeBertaForZeroShotClassification, model["name"], model["lang"])
-            .setInputCols(["sentence", "token"])
-            .setOutputCol("zero_shot"),
-            config["zero_shot"],
+            load_model_stage(task.stage_class(), model["name"], model["lang"])
+            .setInputCols(list(task.input_cols))
+            .setOutputCol(slot.output_col),
+            config[slot.stage_section],
         )
-        stage.zero_shot_settings()  # candidateLabels and the NLI ids, checked before Spark runs
+        stage.check_ready()
         stages.append(stage)
-    stages.append(
-        apply_params(
-            load_model_stage(DeBertaEmbeddings, config["model"]["name"], config["model"]["lang"])
-            .setInputCols(["sentence", "token"])
-            .setOutputCol("embeddings"),
-            config["embeddings"],
-        )
-    )
+        if task.frame == "chunks":
+            stages.append(
+                apply_params(
+                    NerConverter(
+                        inputCols=["sentence", "token", slot.output_col], outputCol="ner_chunk"
+                    ),
+                    config["ner_converter"],
+                )
+            )
     if config["job"]["sentence_embeddings"]:
         stages.append(
             apply_params(
@@ -157,17 +132,10 @@ def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame
         F.expr("transform(token, t -> t.result)").alias("tokens"),
         *[F.col(f"finished_{c}") for c in vector_columns],
     ]
-    if "category" in annotated.columns:
-        columns.append(F.expr("transform(category, c -> c.result)").alias("labels"))
-    if "ner_chunk" in annotated.columns:
-        columns.append(
-            F.expr(
-                "transform(ner_chunk, c -> named_struct('entity', c.metadata['entity'], "
-                "'chunk', c.result, 'begin', c.begin, 'end', c.end))"
-            ).alias("entities")
-        )
-    if "zero_shot" in annotated.columns:
-        columns.append(F.expr("transform(zero_shot, c -> c.result)").alias("zero_shot_labels"))
+    for _, slot in job_slots():
+        if slot.finished is not None and slot.output_col in annotated.columns:
+            name, expression = slot.finished
+            columns.append(F.expr(expression).alias(name))
     return finished.select(*columns)
 
 

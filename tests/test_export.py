@@ -182,7 +182,7 @@ def test_family_tasks_export_with_the_parity_guard(checkpoint, tmp_path, task, l
     import onnxruntime as ort
     import transformers
 
-    from annotators.deberta.export import TASK_HEADS
+    from annotators.tasks import TASKS
 
     source = build_random_checkpoint(
         tmp_path / "hf",
@@ -199,7 +199,7 @@ def test_family_tasks_export_with_the_parity_guard(checkpoint, tmp_path, task, l
     assert manifest["parity"]["max_abs_diff"] <= 1e-4
     assert manifest["quantization"]["cosine_to_fp32"] > 0.9
     load_model_folder(folder)
-    model = getattr(transformers, TASK_HEADS[task][0]).from_pretrained(str(source)).eval()
+    model = getattr(transformers, TASKS[task].head).from_pretrained(str(source)).eval()
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     ids = np.array([[1, 40, 41, 42, 43, 44, 45, 2]], dtype=np.int64)
     mask = np.ones_like(ids)

@@ -49,6 +49,7 @@ from annotators.deberta.tokenizer_json import (
     spm_from_tokenizer_json,
 )
 from annotators.errors import ExportError
+from annotators.tasks import ARCHITECTURE_TASKS, TASKS
 
 OPSET = 17
 #: Sequence lengths (without padding) of the parity batches; each batch pads to its longest.
@@ -149,24 +150,9 @@ def _run_onnx(path: Path, batches: list[dict[str, np.ndarray]]) -> list[np.ndarr
     return [stack_outputs(session.run(None, batch)) for batch in batches]
 
 
-#: Each task's Hugging Face class (in transformers), graph outputs and whether its outputs are
-#: per position (compared at every unpadded position) or per sequence.
-TASK_HEADS: dict[str, tuple[str, tuple[str, ...], bool]] = {
-    "embeddings": ("DebertaV2Model", ("last_hidden_state",), True),
-    "sequence-classification": ("DebertaV2ForSequenceClassification", ("logits",), False),
-    "zero-shot-classification": ("DebertaV2ForSequenceClassification", ("logits",), False),
-    "token-classification": ("DebertaV2ForTokenClassification", ("logits",), True),
-    "question-answering": (
-        "DebertaV2ForQuestionAnswering",
-        ("start_logits", "end_logits"),
-        True,
-    ),
-}
-
-
 def _labels(task: str, config: Any) -> list[str] | None:
     """The labels in output order; a zero-shot model must be an NLI model (entailment)."""
-    if task in ("embeddings", "question-answering"):
+    if not TASKS[task].labelled:
         return None
     labels = [str(config.id2label[i]) for i in range(config.num_labels)]
     if task == "zero-shot-classification" and not any(
@@ -179,15 +165,6 @@ def _labels(task: str, config: Any) -> list[str] | None:
     return labels
 
 
-#: The task each architecture's weights carry (``config.json``'s ``architectures``). A masked-LM
-#: checkpoint (the pre-trained microsoft/deberta-v3-* ones) is an encoder for embeddings.
-ARCHITECTURE_TASKS: dict[str, str] = {
-    "DebertaV2Model": "embeddings",
-    "DebertaV2ForMaskedLM": "embeddings",
-    "DebertaV2ForSequenceClassification": "sequence-classification",
-    "DebertaV2ForTokenClassification": "token-classification",
-    "DebertaV2ForQuestionAnswering": "question-answering",
-}
 #: Weight-name prefixes of the task heads: loading one without them means a random head.
 HEAD_PREFIXES = ("classifier.", "pooler.", "qa_outputs.")
 
@@ -215,8 +192,8 @@ def resolve_task(
         )
     if requested is None or requested == carried:
         return carried, None
-    if requested == "zero-shot-classification" and carried == "sequence-classification":
-        return requested, None  # the labels must name entailment (checked by _labels)
+    if requested is not None and TASKS[requested].exported_from == carried:
+        return requested, None  # zero-shot: the labels must name entailment (see _labels)
     raise ExportError(
         f"{where} is a {architecture} ({carried}): its weights carry no {requested} head, so "
         f"the export would have a random one; pass --task {carried} (or leave --task out), or "
@@ -289,8 +266,8 @@ def export_checkpoint(
         ) from exc
     import onnxruntime as ort
 
-    if task is not None and task not in TASK_HEADS:
-        raise ExportError(f"task '{task}' is not supported; use one of: {', '.join(TASK_HEADS)}")
+    if task is not None and task not in TASKS:
+        raise ExportError(f"task '{task}' is not supported; use one of: {', '.join(TASKS)}")
     if quantize not in (None, "int8"):
         raise ExportError(f"quantize '{quantize}' is not supported; use int8")
     target = Path(out).expanduser().resolve()
@@ -319,7 +296,8 @@ def export_checkpoint(
         )
     case_sensitive = _case_sensitive(source)
 
-    class_name, output_names, per_token = TASK_HEADS[task]
+    head = TASKS[task]
+    class_name, output_names, per_token = head.head, head.outputs, head.per_token
     model = _load(transformers, class_name, source, str(checkpoint), requested is not None)
     config = model.config
     labels = _labels(task, config)

@@ -32,19 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from annotators.errors import ModelFolderError
+from annotators.tasks import TASK_NAMES
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
 INT8_MODEL_FILE = "model_int8.onnx"
 SPM_FILE = "spm.model"
-TASKS = (
-    "embeddings",
-    "sequence-classification",
-    "token-classification",
-    "question-answering",
-    "zero-shot-classification",
-)
 #: The model file each precision reads: bf16 is computed by the engine from the fp32 graph.
 PRECISIONS = {"fp32": MODEL_FILE, "bf16": MODEL_FILE, "int8": INT8_MODEL_FILE}
 EXPORT_HINT = (
@@ -194,8 +188,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise ModelFolderError(f"{path} lacks the fields {missing}; re-export the model")
     if version != FORMAT_VERSION:
         raise ModelFolderError(f"{path} has format_version {version!r}; expected {FORMAT_VERSION}")
-    if manifest["task"] not in TASKS:
-        raise ModelFolderError(f"{path}: task {manifest['task']!r} is not one of {list(TASKS)}")
+    if manifest["task"] not in TASK_NAMES:
+        raise ModelFolderError(
+            f"{path}: task {manifest['task']!r} is not one of {list(TASK_NAMES)}"
+        )
     if not isinstance(manifest["files"], dict) or MODEL_FILE not in manifest["files"]:
         raise ModelFolderError(f"{path}: 'files' must list {MODEL_FILE} and {SPM_FILE}")
     for field, kind in FIELD_TYPES.items():

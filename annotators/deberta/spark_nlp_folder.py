@@ -46,32 +46,9 @@ from annotators.deberta.package import (
     load_model_folder,
     safe_extract,
 )
+from annotators.tasks import REFERENCE_CLASSES, TASKS
 
-#: Spark NLP class -> (our task, the ONNX zip's file name).
-SPARK_NLP_CLASSES = {
-    "com.johnsnowlabs.nlp.embeddings.DeBertaEmbeddings": ("embeddings", "deberta_onnx"),
-    **{
-        f"com.johnsnowlabs.nlp.annotators.classifier.dl.DeBertaFor{head}": (
-            task,
-            "deberta_classification_onnx",
-        )
-        for head, task in (
-            ("SequenceClassification", "sequence-classification"),
-            ("TokenClassification", "token-classification"),
-            ("QuestionAnswering", "question-answering"),
-            ("ZeroShotClassification", "zero-shot-classification"),
-        )
-    },
-}
 SPM_NAME = "deberta_spp"
-#: The graph outputs each task reads, by Hugging Face's names.
-TASK_OUTPUTS = {
-    "embeddings": ("last_hidden_state",),
-    "sequence-classification": ("logits",),
-    "token-classification": ("logits",),
-    "zero-shot-classification": ("logits",),
-    "question-answering": ("start_logits", "end_logits"),
-}
 LABELS_FILE = "labels.txt"
 #: A zip may unpack to at most this many times its size (weights barely compress).
 MAX_EXPANSION = 20
@@ -92,7 +69,7 @@ def _read_params(folder: Path) -> tuple[str, dict[str, Any]]:
 
 
 def _read_labels(labels: list[str] | str | os.PathLike[str] | None, task: str) -> list[str] | None:
-    if task in ("embeddings", "question-answering"):
+    if not TASKS[task].labelled:
         return None
     if labels is None:
         raise ModelFolderError(
@@ -141,7 +118,7 @@ def _check_inputs(session: Any, where: Path) -> None:
 
 def _outputs(session: Any, task: str, where: Path) -> list[str]:
     names = [o.name for o in session.get_outputs()]
-    wanted = TASK_OUTPUTS[task]
+    wanted = TASKS[task].outputs
     if all(name in names for name in wanted):
         return list(wanted)
     if len(names) == len(wanted):  # other names, same count: take them in order
@@ -171,12 +148,13 @@ def import_spark_nlp_folder(
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise ModelFolderError(f"{target} exists and is not empty; pass overwrite=True")
     spark_class, params = _read_params(folder)
-    if spark_class not in SPARK_NLP_CLASSES:
+    if spark_class not in REFERENCE_CLASSES:
         raise ModelFolderError(
             f"{folder} holds a {spark_class}, not a DeBERTa model this library reads "
-            f"({', '.join(c.rsplit('.', 1)[1] for c in SPARK_NLP_CLASSES)})"
+            f"({', '.join(c.rsplit('.', 1)[1] for c in REFERENCE_CLASSES)})"
         )
-    task, zip_name = SPARK_NLP_CLASSES[spark_class]
+    held = REFERENCE_CLASSES[spark_class]
+    task, zip_name = held.name, held.reference_model_dir
     found_labels = _read_labels(labels, task)
     spm_source = folder / SPM_NAME
     if not spm_source.is_file():

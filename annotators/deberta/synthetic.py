@@ -85,7 +85,7 @@ def build_random_checkpoint(
 ) -> Path:
     """A DeBERTa-v3-architecture checkpoint with random weights, saved by save_pretrained.
 
-    ``task`` picks the head (see ``export.TASK_HEADS``); with ``num_labels`` and no task it is a
+    ``task`` picks the head (see ``annotators.tasks``); with ``num_labels`` and no task it is a
     sequence classifier, with neither the bare encoder.
     """
     import sentencepiece as spm
@@ -93,7 +93,7 @@ def build_random_checkpoint(
     import transformers
     from transformers import DebertaV2Config
 
-    from annotators.deberta.export import TASK_HEADS
+    from annotators.tasks import TASKS
 
     task = task or ("sequence-classification" if num_labels else "embeddings")
 
@@ -120,7 +120,7 @@ def build_random_checkpoint(
         names = labels or [f"LABEL_{i}" for i in range(num_labels)]
         config.id2label = dict(enumerate(names))
         config.label2id = {v: k for k, v in config.id2label.items()}
-    model = getattr(transformers, TASK_HEADS[task][0])(config)
+    model = getattr(transformers, TASKS[task].head)(config)
     if task != "embeddings":
         # Hugging Face's init (std 0.02) makes every logit nearly 0 and every label equally
         # likely; wider weights give scores that differ by text, so tests can tell.

@@ -1,59 +1,86 @@
-"""spark-deberta: Spark NLP-compatible annotators, pure Python, DeBERTa-v3 in ONNX Runtime."""
+"""spark-deberta: Spark NLP-compatible annotators, pure Python, DeBERTa-v3 in ONNX Runtime.
+
+The stages are imported when first named (``from annotators import DeBertaEmbeddings``), so
+the model runtime (``annotators.deberta``), the task registry and the errors import without
+PySpark. Naming a stage where PySpark cannot be imported raises ``SparkMissingError``, which
+says what to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from annotators.errors import SparkMissingError
 
-try:
-    import pyspark  # noqa: F401  (the wheel does not depend on it: a Spark runtime brings its own)
-except ImportError as missing:
-    raise SparkMissingError(
-        "spark-deberta needs PySpark, which this Python cannot import. On a Spark runtime "
-        "(Databricks, a cluster image) use its Python; on a plain Python install the extra: "
-        "pip install 'spark-deberta[spark]'"
-    ) from missing
+#: Each public name and the module that defines it.
+_EXPORTS = {
+    "CATEGORY": "annotators.annotation",
+    "CHUNK": "annotators.annotation",
+    "DOCUMENT": "annotators.annotation",
+    "NAMED_ENTITY": "annotators.annotation",
+    "SENTENCE_EMBEDDINGS": "annotators.annotation",
+    "TOKEN": "annotators.annotation",
+    "WORD_EMBEDDINGS": "annotators.annotation",
+    "Annotation": "annotators.annotation",
+    "DeBertaEmbeddings": "annotators.embeddings",
+    "DeBertaForQuestionAnswering": "annotators.question_answering",
+    "DeBertaForSequenceClassification": "annotators.classifier",
+    "DeBertaForTokenClassification": "annotators.token_classifier",
+    "DeBertaForZeroShotClassification": "annotators.zero_shot",
+    "DocumentAssembler": "annotators.document",
+    "EmbeddingsFinisher": "annotators.finisher",
+    "LightPipeline": "annotators.light",
+    "MultiDocumentAssembler": "annotators.document",
+    "NerConverter": "annotators.ner_converter",
+    "SentenceDetector": "annotators.sentence",
+    "SentenceEmbeddings": "annotators.embeddings",
+    "Tokenizer": "annotators.tokenizer",
+    "TokenizerModel": "annotators.tokenizer",
+}
 
-from annotators.annotation import (
-    CATEGORY,
-    CHUNK,
-    DOCUMENT,
-    NAMED_ENTITY,
-    SENTENCE_EMBEDDINGS,
-    TOKEN,
-    WORD_EMBEDDINGS,
-    Annotation,
-)
-from annotators.classifier import DeBertaForSequenceClassification
-from annotators.document import DocumentAssembler, MultiDocumentAssembler
-from annotators.embeddings import DeBertaEmbeddings, SentenceEmbeddings
-from annotators.finisher import EmbeddingsFinisher
-from annotators.light import LightPipeline
-from annotators.ner_converter import NerConverter
-from annotators.question_answering import DeBertaForQuestionAnswering
-from annotators.sentence import SentenceDetector
-from annotators.token_classifier import DeBertaForTokenClassification
-from annotators.tokenizer import Tokenizer, TokenizerModel
-from annotators.zero_shot import DeBertaForZeroShotClassification
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "CATEGORY",
-    "CHUNK",
-    "DOCUMENT",
-    "NAMED_ENTITY",
-    "SENTENCE_EMBEDDINGS",
-    "TOKEN",
-    "WORD_EMBEDDINGS",
-    "Annotation",
-    "DeBertaEmbeddings",
-    "DeBertaForQuestionAnswering",
-    "DeBertaForSequenceClassification",
-    "DeBertaForTokenClassification",
-    "DeBertaForZeroShotClassification",
-    "DocumentAssembler",
-    "EmbeddingsFinisher",
-    "LightPipeline",
-    "MultiDocumentAssembler",
-    "NerConverter",
-    "SentenceDetector",
-    "SentenceEmbeddings",
-    "Tokenizer",
-    "TokenizerModel",
-]
+if TYPE_CHECKING:
+    from annotators.annotation import (
+        CATEGORY,
+        CHUNK,
+        DOCUMENT,
+        NAMED_ENTITY,
+        SENTENCE_EMBEDDINGS,
+        TOKEN,
+        WORD_EMBEDDINGS,
+        Annotation,
+    )
+    from annotators.classifier import DeBertaForSequenceClassification
+    from annotators.document import DocumentAssembler, MultiDocumentAssembler
+    from annotators.embeddings import DeBertaEmbeddings, SentenceEmbeddings
+    from annotators.finisher import EmbeddingsFinisher
+    from annotators.light import LightPipeline
+    from annotators.ner_converter import NerConverter
+    from annotators.question_answering import DeBertaForQuestionAnswering
+    from annotators.sentence import SentenceDetector
+    from annotators.token_classifier import DeBertaForTokenClassification
+    from annotators.tokenizer import Tokenizer, TokenizerModel
+    from annotators.zero_shot import DeBertaForZeroShotClassification
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'annotators' has no attribute {name!r}")
+    try:
+        import pyspark  # the wheel does not depend on it: a Spark runtime has its own
+    except ImportError as missing:
+        raise SparkMissingError(
+            f"annotators.{name} needs PySpark, which this Python cannot import. On a Spark "
+            "runtime (Databricks, a cluster image) use its Python; on a plain Python install "
+            "the extra: pip install 'spark-deberta[spark]'"
+        ) from missing
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

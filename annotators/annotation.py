@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import types as T
+
+if TYPE_CHECKING:
+    from pyspark.sql import types as T
 
 DOCUMENT = "document"
 TOKEN = "token"
@@ -35,19 +37,39 @@ ANNOTATOR_TYPE_KEY = "annotatorType"
 
 AnnotationDict = dict[str, Any]
 
-#: The struct of one annotation (Spark NLP's ``Annotation.dataType()``).
-ANNOTATION_TYPE = T.StructType(
-    [
-        T.StructField("annotatorType", T.StringType(), False),
-        T.StructField("begin", T.IntegerType(), False),
-        T.StructField("end", T.IntegerType(), False),
-        T.StructField("result", T.StringType(), False),
-        T.StructField("metadata", T.MapType(T.StringType(), T.StringType()), False),
-        T.StructField("embeddings", T.ArrayType(T.FloatType()), False),
-    ]
-)
-#: The type of an annotation column.
-ANNOTATION_ARRAY_TYPE = T.ArrayType(ANNOTATION_TYPE, containsNull=True)
+
+@lru_cache(maxsize=1)
+def annotation_type() -> T.StructType:
+    """The struct of one annotation (Spark NLP's ``Annotation.dataType()``)."""
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("annotatorType", T.StringType(), False),
+            T.StructField("begin", T.IntegerType(), False),
+            T.StructField("end", T.IntegerType(), False),
+            T.StructField("result", T.StringType(), False),
+            T.StructField("metadata", T.MapType(T.StringType(), T.StringType()), False),
+            T.StructField("embeddings", T.ArrayType(T.FloatType()), False),
+        ]
+    )
+
+
+def annotation_array_type() -> T.ArrayType:
+    """The type of an annotation column."""
+    from pyspark.sql import types as T
+
+    return T.ArrayType(annotation_type(), containsNull=True)
+
+
+def __getattr__(name: str) -> Any:
+    """``ANNOTATION_TYPE`` and ``ANNOTATION_ARRAY_TYPE``, built on first use: the cores import
+    this module where PySpark is not installed (the model runtime, LightPipeline's cores)."""
+    if name == "ANNOTATION_TYPE":
+        return annotation_type()
+    if name == "ANNOTATION_ARRAY_TYPE":
+        return annotation_array_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +77,7 @@ def annotation_arrow_type() -> pa.DataType:
     """The Arrow type of an annotation column, as Spark's Arrow serializer expects it."""
     from pyspark.sql.pandas.types import to_arrow_type
 
-    return to_arrow_type(ANNOTATION_ARRAY_TYPE)
+    return to_arrow_type(annotation_array_type())
 
 
 def annotations_to_arrow(rows: Sequence[Sequence[AnnotationDict]]) -> pa.Array:
@@ -126,6 +148,11 @@ def make_annotation(
     }
 
 
+def sentence_key(annotation: AnnotationDict) -> str:
+    """The sentence an annotation belongs to (its ``sentence`` metadata; "0" when absent)."""
+    return (annotation.get("metadata") or {}).get("sentence", "0")
+
+
 def column_metadata(annotator_type: str) -> dict[str, str]:
     """Spark column metadata that marks a column as holding annotations of one type."""
     return {ANNOTATOR_TYPE_KEY: annotator_type}
@@ -179,12 +206,14 @@ class Annotation:
     @staticmethod
     def dataType() -> T.StructType:
         """The Spark struct of one annotation."""
-        return ANNOTATION_TYPE
+        return annotation_type()
 
     @staticmethod
     def arrayType() -> T.ArrayType:
         """The Spark type of an annotation column."""
-        return T.ArrayType(ANNOTATION_TYPE)
+        from pyspark.sql import types as T
+
+        return T.ArrayType(annotation_type())
 
     @staticmethod
     def fromRow(row: Any) -> Annotation:

@@ -16,14 +16,7 @@ from annotators.annotation import (
     make_annotation,
 )
 from annotators.base import AnnotateFn, AnnotatorModel, BatchAnnotateFn, keyword_only
-from annotators.deberta.encoder import (
-    CLS_POSITION,
-    EncoderSettings,
-    encode,
-    plan_token_rows,
-    runtime_for,
-    sentence_key,
-)
+from annotators.deberta.encoder import EncoderSettings, embed_rows
 from annotators.deberta.package import ModelFolder
 from annotators.model_stage import MAX_SENTENCE_LENGTH_LIMIT, DebertaModelStage
 from annotators.params import choice
@@ -32,39 +25,6 @@ if TYPE_CHECKING:
     from typing import Self
 
 __all__ = ["MAX_SENTENCE_LENGTH_LIMIT", "DeBertaEmbeddings", "SentenceEmbeddings"]
-
-
-def embed_rows(
-    rows: list[list[AnnotationDict]], settings: EncoderSettings
-) -> list[list[AnnotationDict]]:
-    """Word-embedding annotations for each row's tokens (the stage's core)."""
-    runtime = runtime_for(settings)
-    planned_rows, sequences = plan_token_rows(rows, runtime, settings)
-    vectors = encode(sequences, sum(map(len, planned_rows)), runtime, settings)
-    outputs: list[list[AnnotationDict]] = []
-    index = 0
-    for planned in planned_rows:
-        row_out: list[AnnotationDict] = []
-        for item in planned:
-            token = item.token
-            row_out.append(
-                {
-                    "annotatorType": WORD_EMBEDDINGS,
-                    "begin": token["begin"],
-                    "end": token["end"],
-                    "result": item.text,
-                    "metadata": {
-                        "sentence": sentence_key(token),
-                        "token": item.text,
-                        "pieceId": str(item.pieces[0] if item.pieces else CLS_POSITION),
-                        "isWordStart": "true",
-                    },
-                    "embeddings": vectors[index],
-                }
-            )
-            index += 1
-        outputs.append(row_out)
-    return outputs
 
 
 class DeBertaEmbeddings(DebertaModelStage):

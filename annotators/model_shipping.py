@@ -15,21 +15,75 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from annotators.deberta.encoder import shipped_file_name
 from annotators.deberta.package import SPM_FILE, ModelFolder
+from annotators.errors import ModelFolderError
 from annotators.spark_compat import is_connect
 
-_SHIPPED: dict[tuple[str, str], str] = {}
+_SHIPPED: dict[tuple[str, str], ShippedFiles] = {}
 _SHIP_LOCK = threading.Lock()
 
 
-def ship_model_files(spark: SparkSession, folder: ModelFolder, precision: str) -> str | None:
+def shipped_file_name(prefix: str, file_name: str) -> str:
+    """The name a model file travels under: SparkFiles is one flat folder for every model."""
+    return f"{prefix}-{file_name}"
+
+
+@dataclass(frozen=True)
+class ShippedFiles:
+    """A model's files as shipped: the prefix their names travel under. Picklable; the
+    encoder settings carry it to the workers, which ask it where the files landed."""
+
+    prefix: str
+
+    def locate(self, names: Sequence[str]) -> list[Path] | None:
+        """The shipped files on this executor, or None outside a Spark task (the driver, a
+        LightPipeline), where the model folder is read in place."""
+        from pyspark import TaskContext
+
+        if TaskContext.get() is None:
+            return None
+        files = [_shipped_file(shipped_file_name(self.prefix, name)) for name in names]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise ModelFolderError(
+                f"the model files {missing} did not reach this executor; they are shipped "
+                "with SparkContext.addFile (classic) or SparkSession.addArtifacts (Connect) "
+                "when the stage runs"
+            )
+        return files
+
+
+def _shipped_file(name: str) -> Path:
+    """Where Spark put a shipped file on this executor (missing: the expected path).
+
+    ``SparkFiles.get`` names it. A Spark Connect session's files sit in a per-session folder
+    under the root, and a streaming query's tasks on Connect see only the root, so the session
+    folders are searched too: names carry the model's checksum, which is checked on load.
+    """
+    from pyspark import SparkFiles
+
+    expected = Path(SparkFiles.get(name))
+    if expected.is_file():
+        return expected
+    root = Path(SparkFiles.getRootDirectory())
+    for found in sorted([*root.glob(f"*/{name}"), *root.parent.glob(f"*/{name}")]):
+        if found.is_file():
+            return found
+    return expected
+
+
+def ship_model_files(
+    spark: SparkSession, folder: ModelFolder, precision: str
+) -> ShippedFiles | None:
     """Ship the folder's model file for ``precision`` and its spm model, once per application
-    (classic) or session (Connect); the prefix their names travel under, or None in local mode."""
+    (classic) or session (Connect); how executors find them, or None in local mode (where
+    they read the folder in place)."""
     connect = is_connect(spark)
     if not connect and spark.sparkContext.master.startswith("local"):
         return None
@@ -50,5 +104,5 @@ def ship_model_files(spark: SparkSession, folder: ModelFolder, precision: str) -
                     spark.addArtifacts(str(shipped), file=True)
                 else:
                     spark.sparkContext.addFile(str(shipped))
-            _SHIPPED[key] = prefix
-    return prefix
+            _SHIPPED[key] = ShippedFiles(prefix)
+    return _SHIPPED[key]

@@ -34,7 +34,7 @@ from annotators.deberta.package import (
     resolve_pretrained,
 )
 from annotators.model_persistence import ModelFolderReader, ModelFolderWriter
-from annotators.model_shipping import ship_model_files
+from annotators.model_shipping import ShippedFiles, ship_model_files
 from annotators.params import bounded_int, choice
 from annotators.tasks import task_named
 
@@ -117,6 +117,8 @@ class DebertaModelStage(AnnotatorModel):
             threads=0,
         )
         self._folder: ModelFolder | None = None
+        #: Set when the stage transforms on a cluster (``_prepare``): where its files went.
+        self._shipped: ShippedFiles | None = None
 
     # -- loading --------------------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class DebertaModelStage(AnnotatorModel):
 
     # -- running --------------------------------------------------------------------------
 
-    def settings(self, shipped_name: str | None = None) -> EncoderSettings:
+    def settings(self, shipped: ShippedFiles | None = None) -> EncoderSettings:
         folder = self.model_folder()
         precision = self.getPrecision()
         model_file = folder.model_file(precision)
@@ -276,7 +278,7 @@ class DebertaModelStage(AnnotatorModel):
             threads=self.getThreads(),
             engine=self.getEngine(),
             precision=precision,
-            shipped_name=shipped_name,
+            shipped=shipped,
         )
 
     def check_ready(self) -> None:
@@ -299,11 +301,11 @@ class DebertaModelStage(AnnotatorModel):
 
     def shipped_settings(self) -> EncoderSettings:
         """Settings for the cores, naming the shipped files when ``_prepare`` shipped them."""
-        return self.settings(getattr(self, "_shipped_name", None))
+        return self.settings(self._shipped)
 
     def _prepare(self, dataset: DataFrame) -> None:
         """Make the model files reachable by every executor (see ``model_shipping``)."""
-        self._shipped_name = ship_model_files(
+        self._shipped = ship_model_files(
             dataset.sparkSession, self.model_folder(), self.getPrecision()
         )
 

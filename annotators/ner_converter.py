@@ -32,9 +32,9 @@ from annotators.annotation import (
     TOKEN,
     AnnotationDict,
     make_annotation,
+    sentence_key,
 )
 from annotators.base import AnnotateFn, AnnotatorModel, keyword_only
-from annotators.deberta.encoder import sentence_key
 
 if TYPE_CHECKING:
     from typing import Self

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from annotators.annotation import CHUNK, DOCUMENT, AnnotationDict, make_annotation
+from annotators.annotation import CHUNK, DOCUMENT, AnnotationDict, make_annotation, sentence_key
 from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
-from annotators.classifier import score_text, softmax
+from annotators.deberta.classification import score_text, softmax
 from annotators.deberta.encoder import (
     CLS_POSITION,
     EncoderSettings,
@@ -37,7 +37,6 @@ from annotators.deberta.encoder import (
     Runtime,
     encode,
     runtime_for,
-    sentence_key,
     window_starts,
 )
 from annotators.deberta.package import ModelFolder

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotators.annotation import DOCUMENT, NAMED_ENTITY, TOKEN, AnnotationDict, make_annotation
+from annotators.annotation import (
+    DOCUMENT,
+    NAMED_ENTITY,
+    TOKEN,
+    AnnotationDict,
+    make_annotation,
+    sentence_key,
+)
 from annotators.base import BatchAnnotateFn, keyword_only
-from annotators.classifier import score_text, softmax
+from annotators.deberta.classification import score_text, softmax
 from annotators.deberta.encoder import (
     EncoderSettings,
     encode,
     plan_token_rows,
     runtime_for,
-    sentence_key,
 )
 from annotators.model_stage import LabelledModelStage
 

@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pyspark.ml.param import Param, Params, TypeConverters
 
-from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict
+from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict, sentence_key
 from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
-from annotators.classifier import (
-    ScoringParams,
+from annotators.classifier import ScoringParams
+from annotators.deberta.classification import (
+    ScoredUnit,
     ScoringSettings,
+    Unit,
     sentence_spans,
     softmax,
     unit_categories,
@@ -40,7 +42,6 @@ from annotators.deberta.encoder import (
     group_by_sentence,
     piece_windows,
     runtime_for,
-    sentence_key,
     text_pieces,
 )
 from annotators.deberta.package import ModelFolder
@@ -90,8 +91,8 @@ def zero_shot_rows(
     ]
     room = room_total - max(len(h) for h in hypotheses)
     sequences: list[PieceSequence] = []
-    # per row: (begin, end, sentence key, first output, windows)
-    units: list[list[tuple[int, int, str, int, int]]] = []
+    # per row: its sentences, each over windows x candidates outputs
+    units: list[list[Unit]] = []
     for documents, tokens in rows:
         spans = sentence_spans(documents)
         row_units = []
@@ -106,7 +107,7 @@ def zero_shot_rows(
                     )
             key = sentence_key(sentence[0])
             begin, end = spans.get(key, (sentence[0]["begin"], sentence[-1]["end"]))
-            row_units.append((begin, end, key, first, len(parts)))
+            row_units.append(Unit(begin, end, key, range(first, len(sequences)), {}))
         units.append(row_units)
     logits = encode(sequences, len(sequences), runtime, settings)
     scoring = ScoringSettings(
@@ -119,15 +120,16 @@ def zero_shot_rows(
     outputs: list[list[AnnotationDict]] = []
     for row_units in units:
         scored = []
-        for begin, end, key, first, windows in row_units:
-            block = logits[first : first + windows * labels].reshape(windows, labels, -1)
+        for unit in row_units:
+            windows = len(unit.outputs) // labels
+            block = logits[unit.outputs.start : unit.outputs.stop].reshape(windows, labels, -1)
             entail = block[:, :, zero_shot.entailment]
             if zero_shot.multi_label:
                 pair = np.stack([block[:, :, zero_shot.contradiction], entail], axis=-1)
                 scores = softmax(pair)[..., 1]
             else:
                 scores = softmax(entail, axis=-1)
-            scored.append((begin, end, key, scores.mean(axis=0), {}))
+            scored.append(ScoredUnit(unit.begin, unit.end, unit.sentence, scores.mean(axis=0), {}))
         outputs.append(unit_categories(scored, scoring, zero_shot.coalesce))
     return outputs
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 from importlib import metadata
@@ -53,13 +52,13 @@ def version() -> str:
 
 def spark_missing() -> str | None:
     """Why this Python cannot run the stages (no PySpark: the wheel does not require one), or
-    None. The package's own import says it, in one place (``annotators/__init__.py``)."""
+    None. The package says it, in one place, when a stage is named (``annotators/__init__.py``)."""
+    from annotators.errors import SparkMissingError
+
     try:
-        import annotators  # noqa: F401
-    except ImportError as missing:
-        if importlib.util.find_spec("pyspark") is None:
-            return str(missing)
-        raise
+        from annotators import DocumentAssembler  # noqa: F401
+    except SparkMissingError as missing:
+        return str(missing)
     return None
 
 
@@ -115,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:
         print(f"spark-deberta {version()}")
         return 0
+    if argv and argv[0] == "export":  # the exporter and the model runtime need no Spark
+        return _export(argv[1:])
     missing = spark_missing()
     if missing:
         print(f"spark-deberta: {missing}", file=sys.stderr)
         return 2
-    if argv and argv[0] == "export":
-        return _export(argv[1:])
     parser = build_parser()
     if not argv:
         parser.print_help(sys.stderr)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.cluster import ROOT
+from tests.test_runtime_imports import RUNTIME_WITHOUT_SPARK
 
 pytestmark = pytest.mark.slow
 
@@ -94,10 +95,17 @@ def test_offline_wheelhouse_install_runs_the_job_on_a_runtimes_own_spark(
     lines = len(SAMPLE.read_text(encoding="utf-8").splitlines())
     assert pq.read_table(elsewhere / "out").num_rows == lines
 
-    # Without any Spark, the package says what to install instead of a bare ImportError.
+    # Without any Spark, the model runtime still runs (tests/test_runtime_imports.py's check,
+    # here where PySpark is really absent) ...
+    runtime = subprocess.run(
+        [python, "-c", RUNTIME_WITHOUT_SPARK], capture_output=True, text=True, cwd=elsewhere,
+        env=_clean_pip_env(), timeout=300,
+    )  # fmt: skip
+    assert runtime.returncode == 0 and "vectors 8" in runtime.stdout, runtime.stderr[-4000:]
+    # ... and naming a stage says what to install instead of a bare ImportError.
     bare = subprocess.run(
-        [python, "-c", "import annotators"], capture_output=True, text=True, cwd=elsewhere,
-        env=_clean_pip_env(), timeout=120,
+        [python, "-c", "from annotators import DeBertaEmbeddings"], capture_output=True,
+        text=True, cwd=elsewhere, env=_clean_pip_env(), timeout=120,
     )  # fmt: skip
     assert bare.returncode != 0
     assert "SparkMissingError" in bare.stderr and "spark-deberta[spark]" in bare.stderr
@@ -107,3 +115,9 @@ def test_offline_wheelhouse_install_runs_the_job_on_a_runtimes_own_spark(
     )  # fmt: skip
     assert command.returncode == 2 and "Traceback" not in command.stderr, command.stderr
     assert command.stderr.startswith("spark-deberta: ") and "spark-deberta[spark]" in command.stderr
+    # The exporter needs no Spark: its help (and, with the export extra, its work) runs here.
+    exporter = subprocess.run(
+        [str(venv / "bin" / "spark-deberta"), "export", "--help"], capture_output=True,
+        text=True, cwd=elsewhere, env=_clean_pip_env(), timeout=120,
+    )  # fmt: skip
+    assert exporter.returncode == 0 and "--checkpoint" in exporter.stdout, exporter.stderr

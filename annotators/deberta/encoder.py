@@ -25,17 +25,21 @@ cached by the model file's sha256 and the engine settings.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotators.annotation import AnnotationDict
+from annotators.annotation import WORD_EMBEDDINGS, AnnotationDict, sentence_key
 from annotators.deberta.package import SPM_FILE, ModelFolderError, file_sha256
 from annotators.errors import EngineError
+
+if TYPE_CHECKING:
+    from annotators.model_shipping import ShippedFiles
 
 LONG_SENTENCE_STRATEGIES = ("window", "truncate")
 EXECUTION_PROVIDERS = ("cpu", "cuda")
@@ -63,7 +67,9 @@ class EncoderSettings:
     threads: int = 0
     engine: str = "onnxruntime"
     precision: str = "fp32"
-    shipped_name: str | None = None
+    #: Where the stage shipped the files (``model_shipping.ShippedFiles``), or None: the
+    #: folder at ``model_dir`` is read in place.
+    shipped: ShippedFiles | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -221,15 +227,18 @@ class Runtime:
 
 
 def _task_cpus() -> int:
-    """Intra-op threads: the task's CPUs inside Spark (spark.task.cpus), else every core."""
-    try:
-        from pyspark import TaskContext
+    """Intra-op threads: the task's CPUs inside Spark (spark.task.cpus), else every core.
 
-        context = TaskContext.get()
-        if context is not None:
-            return max(1, int(context.cpus()))
-    except Exception:
-        pass
+    A Spark worker has imported PySpark already; elsewhere it is not imported for this.
+    """
+    pyspark = sys.modules.get("pyspark")
+    if pyspark is not None:
+        try:
+            context = pyspark.TaskContext.get()
+            if context is not None:
+                return max(1, int(context.cpus()))
+        except Exception:  # an old or partial PySpark: fall back to the cores
+            pass
     return max(1, os.cpu_count() or 1)
 
 
@@ -237,48 +246,13 @@ _RUNTIMES: dict[tuple[str, str, int, str, str], Runtime] = {}
 _LOCK = threading.Lock()
 
 
-def shipped_file_name(prefix: str, file_name: str) -> str:
-    """The name a model file travels under: SparkFiles is one flat folder for every model."""
-    return f"{prefix}-{file_name}"
-
-
-def _shipped_file(name: str) -> Path:
-    """Where Spark put a shipped file on this executor (missing: the expected path).
-
-    ``SparkFiles.get`` names it. A Spark Connect session's files sit in a per-session folder
-    under the root, and a streaming query's tasks on Connect see only the root, so the session
-    folders are searched too: names carry the model's checksum, which is checked on load.
-    """
-    from pyspark import SparkFiles
-
-    expected = Path(SparkFiles.get(name))
-    if expected.is_file():
-        return expected
-    root = Path(SparkFiles.getRootDirectory())
-    for found in sorted([*root.glob(f"*/{name}"), *root.parent.glob(f"*/{name}")]):
-        if found.is_file():
-            return found
-    return expected
-
-
 def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
-    """The model and spm files for this process: shipped through SparkFiles, or the driver's."""
-    if settings.shipped_name:
-        from pyspark import TaskContext
-
-        if TaskContext.get() is not None:
-            files = [
-                _shipped_file(shipped_file_name(settings.shipped_name, name))
-                for name in (settings.model_file, SPM_FILE)
-            ]
-            missing = [f.name for f in files if not f.is_file()]
-            if missing:
-                raise ModelFolderError(
-                    f"the model files {missing} did not reach this executor; they are shipped "
-                    "with SparkContext.addFile (classic) or SparkSession.addArtifacts (Connect) "
-                    "when the stage runs"
-                )
-            return files[0], files[1]
+    """The model and spm files for this process: where the stage shipped them (in a Spark
+    task, see ``annotators.model_shipping``), or the driver's folder."""
+    if settings.shipped is not None:
+        located = settings.shipped.locate((settings.model_file, SPM_FILE))
+        if located is not None:
+            return located[0], located[1]
     folder = Path(settings.model_dir)
     return folder / settings.model_file, folder / SPM_FILE
 
@@ -411,10 +385,6 @@ def plan_token_rows(
     return planned_rows, sequences
 
 
-def sentence_key(annotation: AnnotationDict) -> str:
-    return (annotation.get("metadata") or {}).get("sentence", "0")
-
-
 def plan_batches(lengths: Sequence[int], batch_size: int, budget: int) -> list[list[int]]:
     """Group sequences (by index) into length-sorted batches.
 
@@ -523,3 +493,36 @@ def plan_pair(
 def text_pieces(tokens: list[AnnotationDict], runtime: Runtime, lower: bool) -> list[list[int]]:
     """Each token's piece ids (lower-cased first when the model is not case-sensitive)."""
     return [runtime.token_pieces(t["result"].lower() if lower else t["result"]) for t in tokens]
+
+
+def embed_rows(
+    rows: list[list[AnnotationDict]], settings: EncoderSettings
+) -> list[list[AnnotationDict]]:
+    """Word-embedding annotations for each row's tokens (the stage's core)."""
+    runtime = runtime_for(settings)
+    planned_rows, sequences = plan_token_rows(rows, runtime, settings)
+    vectors = encode(sequences, sum(map(len, planned_rows)), runtime, settings)
+    outputs: list[list[AnnotationDict]] = []
+    index = 0
+    for planned in planned_rows:
+        row_out: list[AnnotationDict] = []
+        for item in planned:
+            token = item.token
+            row_out.append(
+                {
+                    "annotatorType": WORD_EMBEDDINGS,
+                    "begin": token["begin"],
+                    "end": token["end"],
+                    "result": item.text,
+                    "metadata": {
+                        "sentence": sentence_key(token),
+                        "token": item.text,
+                        "pieceId": str(item.pieces[0] if item.pieces else CLS_POSITION),
+                        "isWordStart": "true",
+                    },
+                    "embeddings": vectors[index],
+                }
+            )
+            index += 1
+        outputs.append(row_out)
+    return outputs

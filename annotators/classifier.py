@@ -144,7 +144,7 @@ class DeBertaForSequenceClassification(LabelledModelStage, ScoringParams):
     def scoring(self) -> ScoringSettings:
         folder = self.model_folder()
         labels = tuple(folder.labels or ())
-        regression = folder.manifest.get("problem_type") == "regression" or len(labels) == 1
+        regression = folder.manifest.problem_type == "regression" or len(labels) == 1
         return ScoringSettings(
             labels=labels,
             activation=self.getActivation(),

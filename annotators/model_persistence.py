@@ -35,7 +35,7 @@ class ModelFolderWriter(DefaultParamsWriter):
             self.instance = stage
         _check_connect_path(path, self.sparkSession, "save", written=True)
         folder = stage.model_folder()
-        files = [MANIFEST, *folder.manifest["files"]]  # the whole folder, so it stays consistent
+        files = [MANIFEST, *folder.manifest.files]  # the whole folder, so it stays consistent
         _copy_tree(folder.path, path, MODEL_SUBDIR, files, self.sparkSession)
 
 

@@ -128,7 +128,7 @@ class DebertaModelStage(AnnotatorModel):
     ) -> Self:
         """Import an exported model folder (model.onnx, spm.model, manifest.json)."""
         model = load_model_folder(folder)
-        found = model.manifest["task"]
+        found = model.manifest.task
         if found != cls.model_task:
             raise ModelFolderError(
                 f"{model.path} holds a {found} model, not a {cls.model_task} model; load it "
@@ -138,7 +138,7 @@ class DebertaModelStage(AnnotatorModel):
         stage._set(
             modelPath=str(model.path),
             caseSensitive=model.case_sensitive,
-            maxSentenceLength=min(128, int(model.manifest["max_position_embeddings"])),
+            maxSentenceLength=min(128, model.manifest.max_position_embeddings),
         )
         stage._folder = model
         stage._configure_from(model)
@@ -265,10 +265,8 @@ class DebertaModelStage(AnnotatorModel):
             model_dir=str(folder.path),
             model_file=model_file.name,
             checksum=folder.checksum(precision),
-            special_tokens=dict(folder.manifest["special_tokens"]),
-            output=(
-                output if isinstance(output := folder.manifest["output"], str) else tuple(output)
-            ),
+            special_tokens=dict(folder.manifest.special_tokens),
+            output=(output if isinstance(output := folder.manifest.output, str) else tuple(output)),
             output_size=self._output_size(folder),
             case_sensitive=self.getCaseSensitive(),
             max_sentence_length=self.getMaxSentenceLength(),

@@ -73,7 +73,7 @@ def load(
     ``precision`` as on the stage (``engine="openvino", precision="bf16"``); a zero-shot model
     needs ``candidate_labels``."""
     folder, wanted = _folder_for(reference, lang, remote_loc)
-    task = task_named(load_model_folder(folder).manifest["task"])
+    task = task_named(load_model_folder(folder).manifest.task)
     if wanted is not None and task.name != wanted:
         raise ConfigError(
             f"'{reference}' asks for the {wanted} task, but {folder} holds a {task.name} model"

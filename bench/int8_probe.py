@@ -31,7 +31,7 @@ WORK = ROOT / "bench" / ".work" / "int8_probe"
 
 
 def batches(pieces: list[list[int]], indices: list[int], size: int = 8) -> list[dict]:
-    special = load_model_folder(FOLDER).manifest["special_tokens"]
+    special = load_model_folder(FOLDER).manifest.special_tokens
     indices = sorted(indices, key=lambda i: len(pieces[i]))
     out = []
     for start in range(0, len(indices), size):

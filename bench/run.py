@@ -583,7 +583,7 @@ def cosine_to_fp32(
     from annotators.deberta.encoder import runtime_for
 
     stage = job_stages(folder)[3]
-    special = stage.model_folder().manifest["special_tokens"]
+    special = stage.model_folder().manifest.special_tokens
     reference = runtime_for(stage.settings())
     other = runtime_for(stage.setEngine(engine).setPrecision(precision).settings())
     cosines = []

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from annotators.deberta.export import ExportError, export_checkpoint
+from annotators.deberta.manifest import read_manifest
 from annotators.tasks import TASK_NAMES
 
 DESCRIPTION = """\
@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return 1
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    source = manifest["source"]
+    manifest = read_manifest(folder)
+    source = manifest.source
     print(f"wrote {folder}")
-    print(f"task: {manifest['task']} (from {source['task_from']})")
+    print(f"task: {manifest.task} (from {source['task_from']})")
     if source.get("head_dropped"):
         print(
             f"the checkpoint's {source['head_dropped']} head was dropped: "
@@ -109,16 +109,16 @@ def main(argv: list[str] | None = None) -> int:
             f"spm.model built from {source['spm_model']['from']}, identical on "
             f"{source['spm_model']['texts_checked']} texts"
         )
-    print(f"parity vs PyTorch (max abs): {manifest['parity']['max_abs_diff']}")
-    pieces = manifest["parity"]["pieces"]
+    print(f"parity vs PyTorch (max abs): {manifest.parity['max_abs_diff']}")
+    pieces = manifest.parity["pieces"]
     print(
         f"pieces vs the Hugging Face tokenizer ({pieces['reference']}): "
         f"{pieces['differing']} of {pieces['words']} words differ"
     )
     for found in pieces["differences"]:
         print(f"  {found['word']!r}: ours {found['ours']}, theirs {found['theirs']}")
-    if manifest.get("quantization"):
-        print(f"int8 cosine to fp32: {manifest['quantization']['cosine_to_fp32']}")
+    if manifest.quantization:
+        print(f"int8 cosine to fp32: {manifest.quantization['cosine_to_fp32']}")
     return 0
 
 

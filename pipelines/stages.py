@@ -33,9 +33,9 @@ def model_note(model: str, lang: str) -> str | None:
     """A warning for a model with random weights (the bundled default): its vectors prove the
     pipeline, not the language."""
     manifest = load_model_folder(resolve_model(model, lang)).manifest
-    if str(manifest["source"].get("checkpoint", "")).startswith("random init"):
+    if str(manifest.source.get("checkpoint", "")).startswith("random init"):
         return (
-            f"model {manifest['name']} has random weights, so its vectors are not meaningful; "
+            f"model {manifest.name} has random weights, so its vectors are not meaningful; "
             "pass --model with an exported model (README: Export a model)"
         )
     return None

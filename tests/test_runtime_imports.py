@@ -25,7 +25,7 @@ folder = load_model_folder(resolve_pretrained("deberta_v3_tiny_random", "en"))
 manifest = folder.manifest
 settings = EncoderSettings(
     model_dir=str(folder.path), model_file="model.onnx", checksum=folder.checksum(),
-    special_tokens=dict(manifest["special_tokens"]), output=manifest["output"],
+    special_tokens=dict(manifest.special_tokens), output=manifest.output,
     output_size=folder.dimension,
 )
 text = "The runtime runs without Spark at all."

@@ -123,7 +123,7 @@ def test_question_answering_folder_keeps_both_outputs(tmp_path: Path) -> None:
         QA, tmp_path / "snlp", f"{PACKAGE}.annotators.classifier.dl.DeBertaForQuestionAnswering"
     )
     imported = DeBertaForQuestionAnswering.loadSparkNlpModel(source, out=tmp_path / "ours")
-    manifest = imported.model_folder().manifest
+    manifest = imported.model_folder().manifest.to_json()
     assert manifest["output"] == ["start_logits", "end_logits"] and manifest["labels"] is None
 
 
@@ -206,7 +206,7 @@ def test_a_graph_with_external_data_beside_the_zip_imports(tmp_path: Path) -> No
         data=external / "deberta.onnx_data",
     )
     imported = DeBertaEmbeddings.loadSparkNlpModel(source, out=tmp_path / "ours")
-    assert "deberta.onnx_data" in imported.model_folder().manifest["files"]
+    assert "deberta.onnx_data" in imported.model_folder().manifest.files
     got = token_pipeline(imported).fullAnnotate(TEXT)[0]["out"]
     want = token_pipeline(DeBertaEmbeddings.loadSavedModel(str(EMBEDDINGS))).fullAnnotate(TEXT)[0][
         "out"

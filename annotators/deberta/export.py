@@ -27,18 +27,17 @@ from typing import Any
 import numpy as np
 
 from annotators.deberta.encoder import padded_batch, stack_outputs
-from annotators.deberta.package import (
+from annotators.deberta.manifest import (
     FORMAT_VERSION,
     INT8_MODEL_FILE,
-    MANIFEST,
     MODEL_FILE,
     MODEL_INPUTS,
     SPM_FILE,
-    ModelFolderError,
-    file_entry,
-    file_sha256,
-    load_model_folder,
+    FileEntry,
+    Manifest,
+    write_model_folder,
 )
+from annotators.deberta.package import ModelFolderError, file_sha256
 from annotators.deberta.tokenizer_json import (
     CORPUS,
     TOKENIZER_JSON,
@@ -372,7 +371,7 @@ def export_checkpoint(
         pieces = _check_pieces(
             source, folder, special, output_names, texts, case_sensitive, allow_piece_differences
         )
-        files = {MODEL_FILE: file_entry(onnx_path)}
+        files = {MODEL_FILE: FileEntry.of(onnx_path)}
         quantization = None
         if quantize == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -388,25 +387,25 @@ def export_checkpoint(
                     f"{_max_abs_diff(reference, int8_out, batches, per_token):.3g}"
                 ),
             }
-            files[INT8_MODEL_FILE] = file_entry(int8_path)
-        files[SPM_FILE] = file_entry(spm_path)
+            files[INT8_MODEL_FILE] = FileEntry.of(int8_path)
+        files[SPM_FILE] = FileEntry.of(spm_path)
         architectures = config_json.get("architectures") or []
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "name": name or Path(str(checkpoint).rstrip("/")).name.replace("-", "_"),
-            "language": lang,
-            "task": task,
-            "dimension": int(config.hidden_size),
-            "max_position_embeddings": int(config.max_position_embeddings),
-            "case_sensitive": case_sensitive,
-            "vocab_size": int(config.vocab_size),
-            "special_tokens": special,
-            "inputs": list(MODEL_INPUTS),
-            "output": output_names[0] if len(output_names) == 1 else list(output_names),
-            "labels": labels,
-            "problem_type": getattr(config, "problem_type", None),
-            "files": files,
-            "source": {
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            name=name or Path(str(checkpoint).rstrip("/")).name.replace("-", "_"),
+            language=lang,
+            task=task,
+            dimension=int(config.hidden_size),
+            max_position_embeddings=int(config.max_position_embeddings),
+            case_sensitive=case_sensitive,
+            vocab_size=int(config.vocab_size),
+            special_tokens=special,
+            inputs=list(MODEL_INPUTS),
+            output=output_names[0] if len(output_names) == 1 else list(output_names),
+            labels=labels,
+            problem_type=getattr(config, "problem_type", None),
+            files=files,
+            source={
                 "checkpoint": str(checkpoint),
                 "model_type": config.model_type,
                 "architecture": architectures[0] if architectures else None,
@@ -416,7 +415,7 @@ def export_checkpoint(
                 "num_hidden_layers": int(config.num_hidden_layers),
                 "num_attention_heads": int(config.num_attention_heads),
             },
-            "exporter": {
+            exporter={
                 "spark_deberta": library_version(),
                 "torch": torch.__version__,
                 "transformers": transformers.__version__,
@@ -424,19 +423,15 @@ def export_checkpoint(
                 "onnxruntime": ort.__version__,
                 "opset": OPSET,
             },
-            "parity": {
+            parity={
                 "max_abs_diff": float(f"{parity:.3g}"),
                 "reference": "pytorch",
                 "batches": [list(b) for b in PARITY_BATCHES],
                 "pieces": pieces,
             },
-            "quantization": quantization,
-        }
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        load_model_folder(folder)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(folder, target)
+            quantization=quantization,
+        )
+        write_model_folder(folder, manifest, target)
         folder.mkdir()  # TemporaryDirectory cleans up the now-empty name
     return target
 

@@ -31,20 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annotators.deberta.manifest import (
+    EXPORT_HINT,
+    INT8_MODEL_FILE,
+    MANIFEST,
+    MODEL_FILE,
+    MODEL_INPUTS,
+    SPM_FILE,
+    TYPE_NAMES,
+    Manifest,
+    is_plain_file_name,
+    read_manifest,
+    sha256_of,
+)
 from annotators.errors import ModelFolderError
-from annotators.tasks import TASK_NAMES
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-MODEL_FILE = "model.onnx"
-INT8_MODEL_FILE = "model_int8.onnx"
-SPM_FILE = "spm.model"
 #: The model file each precision reads: bf16 is computed by the engine from the fp32 graph.
 PRECISIONS = {"fp32": MODEL_FILE, "bf16": MODEL_FILE, "int8": INT8_MODEL_FILE}
-EXPORT_HINT = (
-    "export one with: spark-deberta export --checkpoint microsoft/deberta-v3-xsmall "
-    "--out MODEL_DIR (needs the export extra and torch)"
-)
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 DOWNLOAD_TIMEOUT_S = 60.0
 #: The whole download of one model (index and zip) must finish within this many seconds.
@@ -64,58 +67,7 @@ _INDEX_FIELDS: dict[str, tuple[type, bool]] = {  # field -> (type, required)
     "unpacked_bytes": (int, False),
 }
 
-#: Every manifest field, and whether it must be present.
-MANIFEST_FIELDS: dict[str, bool] = {
-    "format_version": True,
-    "name": True,
-    "language": True,
-    "task": True,
-    "dimension": True,
-    "max_position_embeddings": True,
-    "case_sensitive": True,
-    "vocab_size": True,
-    "special_tokens": True,
-    "inputs": True,
-    "output": True,
-    "labels": True,
-    "problem_type": False,
-    "files": True,
-    "source": True,
-    "exporter": True,
-    "parity": True,
-    "quantization": False,
-}
-#: The type each scalar field must have: a string "false" must not read as true.
-FIELD_TYPES: dict[str, type] = {
-    "format_version": int,
-    "name": str,
-    "language": str,
-    "task": str,
-    "dimension": int,
-    "max_position_embeddings": int,
-    "case_sensitive": bool,
-    "vocab_size": int,
-    "special_tokens": dict,
-    "inputs": list,
-}
-TYPE_NAMES = {
-    int: "an integer",
-    str: "a string",
-    bool: "true or false",
-    dict: "an object",
-    list: "a list",
-}
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
-#: The graph inputs the encoder feeds.
-MODEL_INPUTS = ("input_ids", "attention_mask")
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -123,23 +75,23 @@ class ModelFolder:
     """A checked model folder: its path and manifest."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
 
     @property
     def name(self) -> str:
-        return self.manifest["name"]
+        return self.manifest.name
 
     @property
     def dimension(self) -> int:
-        return int(self.manifest["dimension"])
+        return self.manifest.dimension
 
     @property
     def case_sensitive(self) -> bool:
-        return bool(self.manifest["case_sensitive"])
+        return self.manifest.case_sensitive
 
     @property
     def labels(self) -> list[str] | None:
-        return self.manifest["labels"]
+        return self.manifest.labels
 
     def model_file(self, precision: str = "fp32") -> Path:
         if precision not in PRECISIONS:
@@ -147,7 +99,7 @@ class ModelFolder:
                 f"precision '{precision}' is not supported; choose one of: {', '.join(PRECISIONS)}"
             )
         name = PRECISIONS[precision]
-        if name not in self.manifest["files"]:
+        if name not in self.manifest.files:
             raise ModelFolderError(
                 f"{self.path} has no {precision} model ({name}); export it with "
                 "spark-deberta export ... --quantize int8"
@@ -155,111 +107,31 @@ class ModelFolder:
         return self.path / name
 
     def checksum(self, precision: str = "fp32") -> str:
-        return self.manifest["files"][PRECISIONS[precision]]["sha256"]
+        return self.manifest.files[PRECISIONS[precision]].sha256
 
     @property
     def spm_file(self) -> Path:
         return self.path / SPM_FILE
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST
-    if not folder.is_dir():
-        raise ModelFolderError(f"model folder {folder} does not exist; {EXPORT_HINT}")
-    if not path.is_file():
-        raise ModelFolderError(f"model file {MANIFEST} is missing in {folder}; {EXPORT_HINT}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFolderError(f"{path} is not valid JSON ({exc}); re-export the model") from exc
-    if not isinstance(manifest, dict):
-        raise ModelFolderError(f"{path} must hold a JSON object; re-export the model")
-    version = manifest.get("format_version")
-    if isinstance(version, int) and version > FORMAT_VERSION:
-        raise ModelFolderError(
-            f"{path} has format_version {version}, newer than this library reads "
-            f"({FORMAT_VERSION}); upgrade spark-deberta"
-        )
-    unknown = sorted(set(manifest) - set(MANIFEST_FIELDS))
-    if unknown:
-        raise ModelFolderError(f"{path} has unknown fields {unknown}; re-export the model")
-    missing = sorted(k for k, required in MANIFEST_FIELDS.items() if required and k not in manifest)
-    if missing:
-        raise ModelFolderError(f"{path} lacks the fields {missing}; re-export the model")
-    if version != FORMAT_VERSION:
-        raise ModelFolderError(f"{path} has format_version {version!r}; expected {FORMAT_VERSION}")
-    if manifest["task"] not in TASK_NAMES:
-        raise ModelFolderError(
-            f"{path}: task {manifest['task']!r} is not one of {list(TASK_NAMES)}"
-        )
-    if not isinstance(manifest["files"], dict) or MODEL_FILE not in manifest["files"]:
-        raise ModelFolderError(f"{path}: 'files' must list {MODEL_FILE} and {SPM_FILE}")
-    for field, kind in FIELD_TYPES.items():
-        value = manifest.get(field)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ModelFolderError(
-                f"{path}: field '{field}' must be {TYPE_NAMES[kind]}, not {value!r}; "
-                "re-export the model"
-            )
-    output = manifest["output"]
-    if not (
-        isinstance(output, str)
-        or (isinstance(output, list) and output and all(isinstance(o, str) for o in output))
-    ):
-        raise ModelFolderError(
-            f"{path}: field 'output' must be a string or a list of strings, not {output!r}; "
-            "re-export the model"
-        )
-    for name, info in manifest["files"].items():
-        if not is_plain_file_name(name):
-            raise ModelFolderError(
-                f"{path}: 'files' names {name!r}, which is not a plain file name inside the "
-                "model folder; re-export the model"
-            )
-        if not (
-            isinstance(info, dict)
-            and isinstance(info.get("bytes"), int)
-            and not isinstance(info.get("bytes"), bool)
-            and isinstance(info.get("sha256"), str)
-        ):
-            raise ModelFolderError(
-                f'{path}: \'files\' entry {name!r} must be {{"sha256": string, "bytes": '
-                "integer}; re-export the model"
-            )
-    return manifest
-
-
-def is_plain_file_name(name: object) -> bool:
-    """A name that stays inside its folder: no separators, not '.', '..' or empty."""
-    return (
-        isinstance(name, str)
-        and name not in ("", ".", "..")
-        and "/" not in name
-        and "\\" not in name
-        and "\x00" not in name
-    )
-
-
 def load_model_folder(folder: str | os.PathLike[str]) -> ModelFolder:
     """Read and check a model folder; raise ModelFolderError naming what is wrong."""
     path = Path(folder).expanduser().resolve()
     manifest = read_manifest(path)
-    for name, info in manifest["files"].items():
+    for name, info in manifest.files.items():
         file = path / name
         if not file.is_file():
             raise ModelFolderError(f"model file {name} is missing in {path}; {EXPORT_HINT}")
-        if file.stat().st_size != info.get("bytes"):
+        if file.stat().st_size != info.bytes:
             raise ModelFolderError(
                 f"model file {file} has {file.stat().st_size} bytes, the manifest says "
-                f"{info.get('bytes')}: it is truncated or replaced; re-export or re-download it"
+                f"{info.bytes}: it is truncated or replaced; re-export or re-download it"
             )
-        if file_sha256(file) != info.get("sha256"):
+        if file_sha256(file) != info.sha256:
             raise ModelFolderError(
                 f"model file {file} does not match its sha256 in {MANIFEST}: it is corrupt or "
                 "was changed; re-export or re-download it"
             )
-    if SPM_FILE not in manifest["files"]:
-        raise ModelFolderError(f"{path / MANIFEST}: 'files' does not list {SPM_FILE}")
     folder_ = ModelFolder(path, manifest)
     check_vocabulary(folder_)
     check_graphs(folder_)
@@ -292,14 +164,14 @@ def check_graphs(folder: ModelFolder) -> None:
     """
     import onnxruntime as ort
 
-    expected = list(folder.manifest["inputs"])
+    expected = list(folder.manifest.inputs)
     if sorted(expected) != sorted(MODEL_INPUTS):
         raise ModelFolderError(
             f"{folder.path / MANIFEST} lists inputs {expected}; this library feeds "
             f"{list(MODEL_INPUTS)}: re-export the model with spark-deberta export"
         )
     for name in dict.fromkeys(PRECISIONS.values()):
-        if name not in folder.manifest["files"]:
+        if name not in folder.manifest.files:
             continue
         file = folder.path / name
         key = _stat_key(file, "graph")
@@ -321,8 +193,8 @@ def check_graphs(folder: ModelFolder) -> None:
                 f"model file {file} takes inputs {inputs}; this library feeds "
                 f"{list(MODEL_INPUTS)}: export the model with spark-deberta export"
             )
-        wanted = folder.manifest["output"]
-        if any(name not in outputs for name in ([wanted] if isinstance(wanted, str) else wanted)):
+        wanted = folder.manifest.output
+        if any(name not in outputs for name in folder.manifest.outputs):
             raise ModelFolderError(
                 f"model file {file} has outputs {outputs}, not the manifest's "
                 f"{wanted!r}: re-export the model with spark-deberta export"
@@ -339,7 +211,7 @@ def check_vocabulary(folder: ModelFolder) -> None:
         processor.LoadFromSerializedProto(folder.spm_file.read_bytes())
     except Exception as exc:  # sentencepiece raises RuntimeError/OSError variants
         raise ModelFolderError(f"{folder.spm_file} is not a SentencePiece model: {exc}") from exc
-    special = folder.manifest["special_tokens"]
+    special = folder.manifest.special_tokens
     for piece in SPECIAL_TOKENS:
         found = processor.PieceToId(piece)
         if processor.IdToPiece(found) != piece or special.get(piece) != found:
@@ -347,15 +219,11 @@ def check_vocabulary(folder: ModelFolder) -> None:
                 f"{folder.spm_file} gives {piece} id {found}, the manifest says "
                 f"{special.get(piece)}: the spm.model does not belong to this model"
             )
-    if processor.GetPieceSize() > int(folder.manifest["vocab_size"]):
+    if processor.GetPieceSize() > folder.manifest.vocab_size:
         raise ModelFolderError(
             f"{folder.spm_file} has {processor.GetPieceSize()} pieces, more than the model's "
-            f"vocabulary of {folder.manifest['vocab_size']}: it does not belong to this model"
+            f"vocabulary of {folder.manifest.vocab_size}: it does not belong to this model"
         )
-
-
-def file_entry(path: Path) -> dict[str, Any]:
-    return {"sha256": sha256_of(path), "bytes": path.stat().st_size}
 
 
 # -- pretrained: cache, bundled models, download ---------------------------------------------

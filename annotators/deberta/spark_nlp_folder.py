@@ -34,20 +34,26 @@ from typing import Any
 
 import numpy as np
 
-from annotators.deberta.package import (
+from annotators.deberta.manifest import (
     FORMAT_VERSION,
-    MANIFEST,
     MODEL_FILE,
     MODEL_INPUTS,
     SPM_FILE,
+    Manifest,
+    file_entries,
+    write_model_folder,
+)
+from annotators.deberta.package import (
     ModelFolder,
     ModelFolderError,
-    file_entry,
     load_model_folder,
     safe_extract,
 )
 from annotators.tasks import REFERENCE_CLASSES, TASKS
 
+#: max_position_embeddings of every DeBERTa-v3 checkpoint (xsmall to large, mDeBERTa): a Spark
+#: NLP folder keeps no config.json to read it from.
+DEBERTA_V3_POSITIONS = 512
 SPM_NAME = "deberta_spp"
 LABELS_FILE = "labels.txt"
 #: A zip may unpack to at most this many times its size (weights barely compress).
@@ -194,31 +200,26 @@ def import_spark_nlp_folder(
                 f"{found_labels}"
             )
         vocab = spm.SentencePieceProcessor(model_file=str(staged / SPM_FILE)).GetPieceSize()
-        files = {p.name: file_entry(p) for p in sorted(staged.iterdir())}
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "name": name or folder.name,
-            "language": lang,
-            "task": task,
-            "dimension": last if task == "embeddings" else int(params.get("dimension", 0) or 0),
-            "max_position_embeddings": 512,
-            "case_sensitive": bool(params.get("caseSensitive", task != "question-answering")),
-            "vocab_size": int(vocab),
-            "special_tokens": special,
-            "inputs": list(MODEL_INPUTS),
-            "output": outputs[0] if len(outputs) == 1 else outputs,
-            "labels": found_labels,
-            "problem_type": None,
-            "files": files,
-            "source": {"spark_nlp_folder": str(folder), "class": spark_class},
-            "exporter": {"spark_deberta": library_version(), "imported_from": "spark-nlp"},
-            "parity": {"reference": "none: imported from a Spark NLP folder, not re-run"},
-        }
-        (staged / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        load_model_folder(staged)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staged, target)
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            name=name or folder.name,
+            language=lang,
+            task=task,
+            dimension=last if task == "embeddings" else int(params.get("dimension", 0) or 0),
+            max_position_embeddings=DEBERTA_V3_POSITIONS,
+            case_sensitive=bool(params.get("caseSensitive", task != "question-answering")),
+            vocab_size=int(vocab),
+            special_tokens=special,
+            inputs=list(MODEL_INPUTS),
+            output=outputs[0] if len(outputs) == 1 else outputs,
+            labels=found_labels,
+            problem_type=None,
+            files=file_entries(staged),
+            source={"spark_nlp_folder": str(folder), "class": spark_class},
+            exporter={"spark_deberta": library_version(), "imported_from": "spark-nlp"},
+            parity={"reference": "none: imported from a Spark NLP folder, not re-run"},
+        )
+        write_model_folder(staged, manifest, target)
     return load_model_folder(target)
 
 
@@ -229,7 +230,7 @@ def write_spark_nlp_import(model: str | os.PathLike[str], out: str | os.PathLike
     target = Path(out).expanduser().resolve()
     (target / "assets").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(folder.model_file("fp32"), target / MODEL_FILE)
-    for name in folder.manifest["files"]:
+    for name in folder.manifest.files:
         if name.endswith("_data"):
             shutil.copyfile(folder.path / name, target / name)
     shutil.copyfile(folder.spm_file, target / "assets" / SPM_FILE)

@@ -1,4 +1,5 @@
-"""The README's examples run, and CI runs the README's own test command."""
+"""The README is the entry page: its two commands (CI runs the test one), its contents list and
+its support table. Its examples and links are checked with the docs' (tests/test_docs.py)."""
 
 from __future__ import annotations
 
@@ -23,28 +24,19 @@ def test_readme_starts_with_exactly_two_commands_and_ci_runs_the_test_one() -> N
     assert tests in ci_lines
 
 
-def test_readme_python_examples_run(spark) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-    assert blocks
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
+def test_contents_list_every_section() -> None:
+    from tests.test_docs import anchor, headings
 
-
-def _anchor(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, punctuation out, spaces to hyphens."""
-    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -_")
-    return kept.replace(" ", "-")
-
-
-def test_contents_list_every_section_and_every_link_lands() -> None:
-    headings = re.findall(r"^## (.+)$", README, flags=re.M)
+    sections = headings(README, "##")
     contents = README.split("## Contents\n", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"^- \[(.+?)\]\(#(.+?)\)$", contents, flags=re.M)
-    assert [title for title, _ in listed] == [h for h in headings if h != "Contents"]
-    anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", README, flags=re.M)}
-    for target in re.findall(r"\]\(#([^)]+)\)", README):
-        assert target in anchors, target
+    assert [title for title, _ in listed] == [h for h in sections if h != "Contents"]
+    assert all(target == anchor(title) for title, target in listed), listed
+
+
+def test_readme_stays_an_entry_page() -> None:
+    """The manual is docs/; the README keeps to what it is, installing and starting."""
+    assert README.count("\n") <= 300, "move sections into docs/ (docs/README.md lists the pages)"
 
 
 def test_support_table_names_exactly_the_tested_pairs() -> None:

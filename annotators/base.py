@@ -7,10 +7,7 @@ partition (through an Arrow UDF), a ``LightPipeline`` call on the driver, and a 
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -24,6 +21,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
+from annotators import faults
 from annotators.annotation import (
     ANNOTATION_ARRAY_TYPE,
     ANNOTATOR_TYPE_KEY,
@@ -170,35 +168,10 @@ def resolve_input_columns(
     return [found[t] for t in required_types]
 
 
-#: Fault injection for the fault-tolerance tests: ``worker`` kills the Python worker, ``executor``
-#: its executor JVM, after the worker has answered its first Arrow batch (mid-partition). With
-#: ``SPARK_DEBERTA_FAULT_ONCE`` naming a marker file, only the first process to create it fires.
-FAULT_ENV = "SPARK_DEBERTA_FAULT"
-FAULT_ONCE_ENV = "SPARK_DEBERTA_FAULT_ONCE"
-
-
-def _executor_pid() -> int:
-    """The executor JVM above this Python worker (worker -> daemon -> executor)."""
-    pid = os.getpid()
-    while pid > 1:
-        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        if b"CoarseGrainedExecutorBackend" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return pid
-    raise RuntimeError(f"{FAULT_ENV}=executor: no executor process above this worker")
-
-
 def inject_fault() -> None:
-    """Kill this worker or its executor when the test hook asks for it (a no-op otherwise)."""
-    what = os.environ.get(FAULT_ENV)
-    if what not in ("worker", "executor"):
-        return
-    marker = os.environ.get(FAULT_ONCE_ENV)
-    if marker:
-        try:
-            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            return
-    os.kill(_executor_pid() if what == "executor" else os.getpid(), signal.SIGKILL)
+    """Kill this worker or its executor when the test hook asks for it (``annotators.faults``)."""
+    faults.inject("worker")
+    faults.inject("executor")
 
 
 def _annotate_arrays(

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 from pyspark.ml.param import Param, Params, TypeConverters
 
 from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict
-from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
+from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.deberta.classification import (
     ACTIVATIONS,
     ScoringSettings,
     classify_rows,
 )
+from annotators.errors import StageInputError
 from annotators.model_stage import LabelledModelStage
 from annotators.params import ParamDocs, choice
 

@@ -17,7 +17,8 @@ from annotators.annotation import (
 )
 from annotators.base import AnnotateFn, AnnotatorModel, BatchAnnotateFn, keyword_only
 from annotators.deberta.encoder import EncoderSettings, embed_rows
-from annotators.deberta.package import ModelFolder
+from annotators.deberta.model_folder import ModelFolder
+from annotators.errors import ParamError
 from annotators.model_stage import MAX_SENTENCE_LENGTH_LIMIT, DebertaModelStage
 from annotators.params import choice
 
@@ -65,7 +66,7 @@ class DeBertaEmbeddings(DebertaModelStage):
 
     def setDimension(self, value: int) -> Self:
         if self.isDefined(self.modelPath) and value != self.model_folder().dimension:
-            raise ValueError(
+            raise ParamError(
                 f"dimension {value} does not match the model's {self.model_folder().dimension}"
             )
         return self._set(dimension=value)

@@ -11,7 +11,8 @@ from typing import Any
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader
 from pyspark.sql import SparkSession
 
-from annotators.deberta.package import MANIFEST, ModelFolderError
+from annotators.deberta.manifest import MANIFEST
+from annotators.errors import ModelFolderError
 from annotators.hadoop_files import HadoopFiles
 from annotators.spark_compat import is_connect
 

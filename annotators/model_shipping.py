@@ -21,7 +21,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from annotators.deberta.package import SPM_FILE, ModelFolder
+from annotators.deberta.manifest import SPM_FILE
+from annotators.deberta.model_folder import ModelFolder
 from annotators.errors import ModelFolderError
 from annotators.spark_compat import is_connect
 

@@ -25,14 +25,10 @@ from annotators.deberta.encoder import (
     EncoderSettings,
     check_engine,
 )
-from annotators.deberta.package import (
-    MANIFEST,
-    PRECISIONS,
-    ModelFolder,
-    ModelFolderError,
-    load_model_folder,
-    resolve_pretrained,
-)
+from annotators.deberta.manifest import MANIFEST
+from annotators.deberta.model_folder import PRECISIONS, ModelFolder, load_model_folder
+from annotators.deberta.pretrained import resolve_pretrained
+from annotators.errors import ModelFolderError
 from annotators.model_persistence import ModelFolderReader, ModelFolderWriter
 from annotators.model_shipping import ShippedFiles, ship_model_files
 from annotators.params import bounded_int, choice
@@ -158,7 +154,8 @@ class DebertaModelStage(AnnotatorModel):
         ``deberta_classification_onnx``, ``deberta_spp``) into a model folder at ``out`` (default:
         ``<cache>/imported/<folder name>-<hash>``) and load it. Classifiers need ``labels`` (a list
         or a labels.txt): Spark NLP keeps them in a JVM object file, which is not read here."""
-        from annotators.deberta.package import cache_dir, sha256_of
+        from annotators.deberta.manifest import sha256_of
+        from annotators.deberta.pretrained import cache_dir
         from annotators.deberta.spark_nlp_folder import import_spark_nlp_folder
 
         source = Path(path).expanduser().resolve()

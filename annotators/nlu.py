@@ -29,7 +29,8 @@ import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
-from annotators.deberta.package import load_model_folder, resolve_model, resolve_pretrained
+from annotators.deberta.model_folder import load_model_folder
+from annotators.deberta.pretrained import resolve_model, resolve_pretrained
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.errors import ConfigError
 from annotators.light import LightPipeline

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from annotators.annotation import CHUNK, DOCUMENT, AnnotationDict, make_annotation, sentence_key
-from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
+from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.deberta.classification import score_text, softmax
 from annotators.deberta.encoder import (
     CLS_POSITION,
@@ -39,7 +39,8 @@ from annotators.deberta.encoder import (
     runtime_for,
     window_starts,
 )
-from annotators.deberta.package import ModelFolder
+from annotators.deberta.model_folder import ModelFolder
+from annotators.errors import StageInputError
 from annotators.model_stage import DebertaModelStage
 
 __all__ = ["DeBertaForQuestionAnswering", "answer_rows"]

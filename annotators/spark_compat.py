@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from annotators.errors import WorkerPythonError
+from annotators.errors import SparkVersionError, WorkerPythonError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -65,7 +65,7 @@ def transport_for(spark: SparkSession) -> str:
     """The fastest way this session offers to run an annotation core over a column."""
     version = spark_version(spark)
     if version < MIN_SPARK:
-        raise RuntimeError(
+        raise SparkVersionError(
             f"spark-deberta needs Spark {MIN_SPARK[0]}.{MIN_SPARK[1]} or newer; this session "
             f"runs Spark {spark.version}"
         )
@@ -74,7 +74,7 @@ def transport_for(spark: SparkSession) -> str:
     if forced == MAP_IN_ARROW or (forced == ARROW_UDF and available):
         return forced
     if forced:
-        raise RuntimeError(
+        raise SparkVersionError(
             f"{TRANSPORT_ENV}={forced} cannot be used with Spark {spark.version}; leave it unset "
             f"or set it to {MAP_IN_ARROW}"
         )

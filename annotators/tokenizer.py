@@ -37,7 +37,8 @@ from annotators.base import (
     copy_params,
     keyword_only,
 )
-from annotators.params import ParamError, bounded_int, check_min_max, java_pattern, java_patterns
+from annotators.errors import ParamError
+from annotators.params import bounded_int, check_min_max, java_pattern, java_patterns
 from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 
 DEFAULT_CONTEXT_CHARS = (".", ",", ";", ":", "!", "?", "*", "-", "(", ")", '"', "'")
@@ -468,6 +469,6 @@ def _read_lines(path: str, dataset: DataFrame) -> list[str]:
             with open(local, encoding="utf-8") as handle:
                 return [line.strip() for line in handle if line.strip()]
         except OSError as exc:
-            raise ValueError(f"exceptionsPath: cannot read {path}: {exc}") from exc
+            raise ParamError(f"exceptionsPath: cannot read {path}: {exc}") from exc
     rows = dataset.sparkSession.read.text(path).collect()
     return [r.value.strip() for r in rows if r.value and r.value.strip()]

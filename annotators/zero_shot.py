@@ -25,7 +25,7 @@ import numpy as np
 from pyspark.ml.param import Param, Params, TypeConverters
 
 from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict, sentence_key
-from annotators.base import BatchAnnotateFn, StageInputError, keyword_only
+from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.classifier import ScoringParams
 from annotators.deberta.classification import (
     ScoredUnit,
@@ -44,9 +44,9 @@ from annotators.deberta.encoder import (
     runtime_for,
     text_pieces,
 )
-from annotators.deberta.package import ModelFolder
+from annotators.deberta.model_folder import ModelFolder
+from annotators.errors import ParamError, StageInputError
 from annotators.model_stage import LabelledModelStage
-from annotators.params import ParamError
 
 if TYPE_CHECKING:
     from typing import Self

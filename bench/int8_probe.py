@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from annotators.deberta.encoder import padded_batch  # noqa: E402
-from annotators.deberta.package import load_model_folder  # noqa: E402
+from annotators.deberta.model_folder import load_model_folder  # noqa: E402
 from bench.run import load_documents, plan_corpus  # noqa: E402
 
 FOLDER = ROOT / "bench" / ".work" / "xsmall" / "models" / "model"

@@ -469,7 +469,7 @@ def ours(
     spark: Any, documents_file: Path, folder: Path, output: Path, precision: str, engine: str
 ) -> dict[str, object]:
     from pipelines.arguments import parse_args
-    from pipelines.embed import run
+    from pipelines.job import run
 
     argv = ["--input", str(documents_file), "--output", str(output), "--mode", "overwrite"]
     argv += ["--model", str(folder), "--precision", precision, "--engine", engine]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from annotators.deberta.encoder import ENGINES
-from annotators.deberta.package import PRECISIONS
+from annotators.deberta.model_folder import PRECISIONS
 from annotators.tasks import job_slots
 from pipelines.config import build_config, default_config_file, parse_override
 from pipelines.inputs import INPUT_FORMATS

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 return _code(exit_)
         parser.print_help()
         return 0
-    from pipelines.embed import execute
+    from pipelines.job import execute
 
     return execute(args)
 

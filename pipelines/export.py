@@ -10,9 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from annotators.deberta.export import ExportError, export_checkpoint
+from annotators.deberta.export import export_checkpoint
 from annotators.deberta.manifest import read_manifest
+from annotators.errors import ConfigError
 from annotators.tasks import TASK_NAMES
+from pipelines.exits import run_command
 
 DESCRIPTION = """\
 Export a Hugging Face DeBERTa-v2/v3 checkpoint to a model folder (ONNX + spm.model +
@@ -70,6 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return run_command("spark-deberta export", lambda: _export(args))
+
+
+def _export(args: argparse.Namespace) -> int:
     try:
         texts = [
             line
@@ -77,24 +83,19 @@ def main(argv: list[str] | None = None) -> int:
             for line in Path(path).read_text(encoding="utf-8").splitlines()
         ]
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"export failed: cannot read --check-text: {exc}", file=sys.stderr)
-        return 2  # a bad command line, as argparse's own refusals
-    try:
-        folder = export_checkpoint(
-            args.checkpoint,
-            args.out,
-            task=args.task,
-            quantize=args.quantize,
-            name=args.name,
-            lang=args.lang,
-            max_abs_diff=args.max_abs_diff,
-            overwrite=args.overwrite,
-            check_texts=texts,
-            allow_piece_differences=args.allow_piece_differences,
-        )
-    except ExportError as exc:
-        print(f"export failed: {exc}", file=sys.stderr)
-        return 1
+        raise ConfigError(f"cannot read --check-text: {exc}") from exc
+    folder = export_checkpoint(
+        args.checkpoint,
+        args.out,
+        task=args.task,
+        quantize=args.quantize,
+        name=args.name,
+        lang=args.lang,
+        max_abs_diff=args.max_abs_diff,
+        overwrite=args.overwrite,
+        check_texts=texts,
+        allow_piece_differences=args.allow_piece_differences,
+    )
     manifest = read_manifest(folder)
     source = manifest.source
     print(f"wrote {folder}")

@@ -17,19 +17,50 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from annotators.errors import JobError
 from annotators.spark_compat import valid_utf8
-from pipelines.errors import JobError
 from pipelines.storage import HadoopFiles
 
 #: What the job does with a record it cannot read: stop (default) or leave it out and count it.
 BAD_RECORD_MODES = ("fail", "skip")
-INPUT_FORMATS = ("text", "parquet", "json", "csv")
+#: Each input format and the file suffixes that name it when --format is not given.
+FORMAT_SUFFIXES = {
+    "text": (".txt",),
+    "parquet": (".parquet",),
+    "json": (".jsonl", ".json"),
+    "csv": (".csv",),
+}
+INPUT_FORMATS = tuple(FORMAT_SUFFIXES)
+
+
+def input_format(path: str, given: str | None) -> str:
+    """The format given, else the one the path's suffix names."""
+    if given:
+        return given
+    suffix = Path(path).suffix.lower()
+    for fmt, suffixes in FORMAT_SUFFIXES.items():
+        if suffix in suffixes:
+            return fmt
+    raise JobError(f"cannot tell the format of {path}; pass --format ({', '.join(INPUT_FORMATS)})")
+
+
+def check_input_exists(spark: SparkSession, path: str) -> None:
+    """Refuse an input that matches no file, before the output is locked or anything read.
+
+    Checked with the session's filesystems (a path without a scheme is on the default one,
+    HDFS on many clusters), so only once Spark has started.
+    """
+    if not HadoopFiles(spark, path).matches(path):
+        raise JobError(f"input {path} does not exist (or matches no file)")
+
+
 #: Rows of parsed CSV/JSON records (all strings); ``error`` says why one could not be read.
 PARSED_FIELDS = ("id", "text", "error")
 PARSED_SCHEMA = ", ".join(f"{name} string" for name in PARSED_FIELDS)
@@ -252,8 +283,7 @@ def read_documents(
     ``<file>:<line>`` of the record's first line, or the ``id_col`` value as a string. Parquet:
     one per row, id ``<file>:<row>`` or the ``id_col`` value as it is.
     """
-    if not HadoopFiles(spark, path).matches(path):
-        raise JobError(f"input {path} does not exist (or matches no file)")
+    check_input_exists(spark, path)
     no_error = F.lit(None).cast("string").alias("error")
     if fmt == "text":
         if id_col:

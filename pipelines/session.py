@@ -12,8 +12,7 @@ from typing import TextIO
 
 from pyspark.sql import SparkSession
 
-from pipelines.config import ConfigError
-from pipelines.errors import JobError
+from annotators.errors import ConfigError, JobError
 
 
 def _duration(seconds: float) -> str:
@@ -70,7 +69,7 @@ class JobProgress:
     Records and tokens are counted by the embeddings stage into two Python accumulators
     (``pipelines.stages.count_progress``); Spark merges a task's updates on the driver when the
     task ends, on local and standalone masters alike, so the counts move task by task (a large
-    input gets several tasks per core for that: ``pipelines.embed.task_count``). Between task
+    input gets several tasks per core for that: ``pipelines.job.task_count``). Between task
     ends the line still shows the elapsed time and the running tasks. On a terminal the line is
     rewritten in place; in a log each interval is a line of its own.
     """

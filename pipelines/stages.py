@@ -19,7 +19,8 @@ from annotators import (
     SentenceEmbeddings,
     Tokenizer,
 )
-from annotators.deberta.package import load_model_folder, resolve_model
+from annotators.deberta.model_folder import load_model_folder
+from annotators.deberta.pretrained import resolve_model
 from annotators.tasks import job_slots
 from pipelines.config import apply_params
 

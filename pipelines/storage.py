@@ -40,8 +40,9 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from annotators import faults
+from annotators.errors import JobError
 from annotators.hadoop_files import HadoopFiles
-from pipelines.errors import JobError
 
 #: Stores whose directory rename is atomic; every other scheme commits with the marker protocol.
 ATOMIC_RENAME_SCHEMES = frozenset({"file", "hdfs", "viewfs"})
@@ -52,19 +53,12 @@ SUCCESS = "_SUCCESS"
 #: Written into the staging folder before a rename commit: found in the target with this run's
 #: id, it says that an atomic exchange has already put the new output there.
 COMMIT_MARKER = ".spark-deberta-commit"
-#: Test hook: ``commit:<step>`` kills the driver at that step of the commit, ``...:raise`` makes
-#: the step fail (see ``_step``).
-FAULT_ENV = "SPARK_DEBERTA_FAULT"
 
 
 def _step(name: str) -> None:
     """Die (``commit:<step>``) or fail (``commit:<step>:raise``) here if the fault-injection
-    hook names this commit step (tests only)."""
-    fault = os.environ.get(FAULT_ENV)
-    if fault == f"commit:{name}":
-        os.kill(os.getpid(), 9)
-    if fault == f"commit:{name}:raise":
-        raise OSError(f"injected fault at commit step {name}")
+    hook names this commit step (tests only; ``annotators.faults``)."""
+    faults.inject("commit", name)
 
 
 def _valid_journal(journal: object) -> bool:

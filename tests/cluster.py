@@ -262,7 +262,7 @@ def cluster_with_driver_only_model(
     Yields (master URL, model folder, hidden): ``hidden`` is False where private mounts are not
     possible, and the worker then sees the folder too.
     """
-    from annotators.deberta.package import BUNDLED_DIR
+    from annotators.deberta.pretrained import BUNDLED_DIR
 
     driver_only = work / "driver_only"
     model = driver_only / "model"

@@ -22,7 +22,7 @@ from annotators import (
     SentenceEmbeddings,
     Tokenizer,
 )
-from annotators.deberta.package import BUNDLED_DIR
+from annotators.deberta.pretrained import BUNDLED_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODEL = BUNDLED_DIR / "deberta_v3_tiny_random_en"

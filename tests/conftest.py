@@ -1,6 +1,6 @@
 """One real Spark session for the whole test run: local[2], or a Spark Connect server's.
 
-With ``SPARK_DEBERTA_REMOTE=sc://host:port`` the ``spark`` fixture is a Spark Connect session
+With ``SPARK_DEBERTA_TEST_CONNECT=sc://host:port`` the ``spark`` fixture is a Spark Connect session
 on that server (tests/test_compat.py starts one and runs the ``compat`` tests against it);
 tests that need the classic API (SparkContext, the driver's JVM) are marked ``classic`` and are
 skipped there.
@@ -19,7 +19,7 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
-REMOTE = os.environ.get("SPARK_DEBERTA_REMOTE")
+REMOTE = os.environ.get("SPARK_DEBERTA_TEST_CONNECT")
 
 
 def pytest_collection_modifyitems(config, items) -> None:

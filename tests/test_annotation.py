@@ -61,7 +61,7 @@ def test_the_library_never_imports_the_reference() -> None:
 
     done = subprocess.run(
         [sys.executable, "-c",
-         "import sys, annotators, pipelines.embed, annotators.light;"
+         "import sys, annotators, pipelines.job, annotators.light;"
          "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sparknlp'))"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

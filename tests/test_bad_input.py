@@ -19,16 +19,15 @@ from annotators.base import (
     ANNOTATION_BYTES,
     CHUNK_BYTES,
     ROWS_PER_CHUNK,
-    RowTooLargeError,
     check_row_sizes,
     chunk_bounds,
 )
 from annotators.deberta.encoder import plan_batches
+from annotators.errors import JobError, RowTooLargeError
 from pipelines.arguments import parse_args
 from pipelines.config import defaults
-from pipelines.embed import run
-from pipelines.errors import JobError
 from pipelines.inputs import read_documents
+from pipelines.job import run
 from pipelines.stages import build_pipeline
 from tests.support import annotations_of
 

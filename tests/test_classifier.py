@@ -23,8 +23,7 @@ from annotators import (
     Tokenizer,
     TokenizerModel,
 )
-from annotators.base import StageInputError
-from annotators.deberta.package import ModelFolderError
+from annotators.errors import ModelFolderError, StageInputError
 from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat

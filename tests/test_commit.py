@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.embed import write_all_or_nothing
-from pipelines.errors import JobError
+from annotators.errors import JobError
+from pipelines.job import write_all_or_nothing
 from pipelines.storage import OutputCommit
 
 pytestmark = [pytest.mark.classic]
@@ -135,7 +135,7 @@ def test_a_commit_that_fails_midway_keeps_the_new_output_for_the_next_run(
 DYING_DRIVER = """
 import sys
 from pyspark.sql import SparkSession
-from pipelines.embed import write_all_or_nothing
+from pipelines.job import write_all_or_nothing
 from pipelines.storage import OutputCommit
 builder = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
 target, protocol, *mount = sys.argv[1:]

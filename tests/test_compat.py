@@ -168,10 +168,10 @@ def run_compat_suite(python: str, record: Path, remote: str | None = None) -> No
         "PYSPARK_DRIVER_PYTHON": python,
         "SPARK_DEBERTA_COMPAT_RECORD": str(record),
     }
-    env.pop("SPARK_DEBERTA_REMOTE", None)
+    env.pop("SPARK_DEBERTA_TEST_CONNECT", None)
     env.pop("SPARK_REMOTE", None)
     if remote:
-        env["SPARK_DEBERTA_REMOTE"] = remote
+        env["SPARK_DEBERTA_TEST_CONNECT"] = remote
     result = subprocess.run(
         [python, "-m", "pytest", "-q", "-m", "compat", "-p", "no:cacheprovider", "tests"],
         cwd=ROOT,
@@ -284,7 +284,7 @@ def test_model_files_reach_a_connect_server_that_cannot_see_the_clients_disk(
     """The client's model folder is hidden from the server: only addArtifacts can bring it."""
     if not can_hide_paths():
         pytest.skip("private mount namespaces are not available here")
-    from annotators.deberta.package import BUNDLED_DIR
+    from annotators.deberta.pretrained import BUNDLED_DIR
 
     client_only = tmp_path / "client_only"
     model = client_only / "model"

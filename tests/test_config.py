@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from annotators.errors import ConfigError
 from pipelines.arguments import job_config, parse_args
 from pipelines.config import (
     WIRED_PARAMS,
-    ConfigError,
     build_config,
     default_config_file,
     defaults,
@@ -114,7 +114,7 @@ def test_stage_values_reach_the_stages() -> None:
 def test_a_bad_config_exits_before_spark_starts(tmp_path) -> None:
     done = subprocess.run(
         [
-            sys.executable, "-m", "pipelines.embed", "--input", "x.txt",
+            sys.executable, "-m", "pipelines.job", "--input", "x.txt",
             "--output", str(tmp_path / "out"), "--set", "embeddings.batchsize=3",
         ],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
@@ -124,7 +124,7 @@ def test_a_bad_config_exits_before_spark_starts(tmp_path) -> None:
     assert "SparkContext" not in done.stderr and "Spark" not in done.stdout
     missing = subprocess.run(
         [
-            sys.executable, "-m", "pipelines.embed", "--input", "x.txt",
+            sys.executable, "-m", "pipelines.job", "--input", "x.txt",
             "--output", str(tmp_path / "out"), "--model", "no_such_model",
         ],
         capture_output=True, text=True, cwd=ROOT, timeout=120,

@@ -19,7 +19,8 @@ from annotators import (
     SentenceEmbeddings,
     Tokenizer,
 )
-from annotators.deberta.package import BUNDLED_DIR, ModelFolderError
+from annotators.deberta.pretrained import BUNDLED_DIR
+from annotators.errors import ModelFolderError
 from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat

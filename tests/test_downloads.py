@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from annotators.deberta.package import (
-    BUNDLED_DIR,
-    ModelFolderError,
-    download_pretrained,
-    load_model_folder,
-    resolve_pretrained,
-)
+from annotators.deberta.model_folder import load_model_folder
+from annotators.deberta.pretrained import BUNDLED_DIR, download_pretrained, resolve_pretrained
+from annotators.errors import ModelFolderError
 from tests.test_model_folder import publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +133,7 @@ def test_a_missing_server_is_a_clear_error(tmp_path, monkeypatch) -> None:
 
 FILL = """
 import sys
-from annotators.deberta.package import resolve_pretrained
+from annotators.deberta.pretrained import resolve_pretrained
 print(resolve_pretrained("tiny", "xx", sys.argv[1]))
 """
 

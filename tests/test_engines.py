@@ -11,9 +11,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from annotators import LightPipeline, nlu
-from annotators.deberta.encoder import EngineError, runtime_for
+from annotators.deberta.encoder import runtime_for
+from annotators.errors import EngineError
 from pipelines.arguments import parse_args
-from pipelines.embed import run
+from pipelines.job import run
 from tests.support import annotations_of
 from tests.test_classifier import (
     CLASSIFIER_CASES,

@@ -11,9 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from annotators.deberta.export import ExportError, export_checkpoint  # noqa: E402
-from annotators.deberta.package import load_model_folder  # noqa: E402
+from annotators.deberta.export import export_checkpoint  # noqa: E402
+from annotators.deberta.model_folder import load_model_folder  # noqa: E402
 from annotators.deberta.synthetic import build_random_checkpoint, train_spm  # noqa: E402
+from annotators.errors import ExportError  # noqa: E402
 from pipelines.cli import main as cli  # noqa: E402
 from tests.fixtures.make_tiny_model import CORPUS  # noqa: E402
 from tests.support import TINY_SHAPE  # noqa: E402

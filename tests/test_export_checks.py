@@ -14,10 +14,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from annotators.deberta.export import ExportError, export_checkpoint
-from annotators.deberta.package import load_model_folder
+from annotators.deberta.export import export_checkpoint
+from annotators.deberta.model_folder import load_model_folder
 from annotators.deberta.synthetic import build_random_checkpoint, train_spm
 from annotators.deberta.tokenizer_json import CORPUS, spm_from_tokenizer_json
+from annotators.errors import ExportError
 from pipelines.cli import main as cli
 from tests.fixtures.make_tiny_model import CORPUS as SAMPLE_TEXTS
 from tests.support import TINY_SHAPE
@@ -106,7 +107,7 @@ def test_a_base_model_asked_for_a_head_is_refused(base, tmp_path, capsys) -> Non
     args = ["export", "--checkpoint", str(base), "--out", str(tmp_path / "cli")]
     assert cli([*args, "--task", "token-classification"]) == 1
     message = capsys.readouterr().err
-    assert message.startswith("export failed:") and message.count("\n") == 1
+    assert message.startswith("spark-deberta export:") and message.count("\n") == 1
     assert "DebertaV2Model (embeddings)" in message and "random" in message
     assert not (tmp_path / "out").exists() and not (tmp_path / "cli").exists()
 
@@ -189,7 +190,9 @@ def test_a_transformers_5_save_is_refused_with_the_file_to_copy(base, tmp_path, 
     args = ["export", "--checkpoint", str(source), "--out", str(tmp_path / "out")]
     assert cli(args) == 1
     [message] = [
-        line for line in capsys.readouterr().err.splitlines() if line.startswith("export failed")
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("spark-deberta export:")
     ]
     assert "does not tokenize like it" in message
     assert (

@@ -28,8 +28,7 @@ from annotators import (
     SentenceDetector,
     Tokenizer,
 )
-from annotators.base import StageInputError
-from annotators.deberta.package import ModelFolderError
+from annotators.errors import ModelFolderError, StageInputError
 from annotators.ner_converter import entity_spans
 from tests.support import annotations_of
 

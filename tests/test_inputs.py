@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from annotators.errors import JobError
 from pipelines.arguments import parse_args
-from pipelines.embed import run
-from pipelines.errors import JobError
 from pipelines.inputs import checked_documents, read_documents
+from pipelines.job import run
 
 pytestmark = [pytest.mark.compat, pytest.mark.classic]
 

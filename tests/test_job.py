@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from annotators.errors import JobError
 from pipelines.arguments import job_config, parse_args
-from pipelines.embed import TASKS_PER_CORE, run, spread, task_count, write_all_or_nothing
-from pipelines.errors import JobError
+from pipelines.job import TASKS_PER_CORE, run, spread, task_count, write_all_or_nothing
 from pipelines.stages import build_pipeline, count_progress, transform
 from pipelines.storage import OutputCommit
 

@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 
 from annotators import DeBertaEmbeddings
-from annotators.deberta.package import (
-    BUNDLED_DIR,
-    ModelFolderError,
-    load_model_folder,
-    resolve_pretrained,
-)
+from annotators.deberta.model_folder import load_model_folder
+from annotators.deberta.pretrained import BUNDLED_DIR, resolve_pretrained
+from annotators.errors import ModelFolderError
 
 MODEL = BUNDLED_DIR / "deberta_v3_tiny_random_en"
 

@@ -46,7 +46,7 @@ pickle.load = pickle.loads = refuse
 pickle.Unpickler = RefusingUnpickler
 
 from annotators import nlu
-from annotators.deberta.package import load_model_folder
+from annotators.deberta.pretrained import load_model_folder
 folder = sys.argv[1]
 load_model_folder(folder)
 frame = nlu.load(folder).predict(["Hello world. 안녕하세요!", None, ""])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from annotators.deberta.package import BUNDLED_DIR
+from annotators.deberta.pretrained import BUNDLED_DIR
 from tests.conftest import REMOTE
 
 pytestmark = [pytest.mark.slow, pytest.mark.compat]

@@ -82,7 +82,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "models"
 
 def save_stage(cls, path: Path) -> None:  # type: ignore[no-untyped-def]
     """A stage of ``cls`` saved at ``path`` (DeBERTa stages with their model folder)."""
-    from annotators.deberta.package import BUNDLED_DIR
+    from annotators.deberta.pretrained import BUNDLED_DIR
 
     folders = {
         DeBertaEmbeddings: BUNDLED_DIR / "deberta_v3_tiny_random_en",

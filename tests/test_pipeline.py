@@ -6,7 +6,7 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 
 from annotators import DocumentAssembler, LightPipeline, SentenceDetector, Tokenizer
-from annotators.base import StageInputError
+from annotators.errors import StageInputError
 from tests.support import annotations_of
 
 pytestmark = pytest.mark.compat

@@ -19,7 +19,7 @@ import annotators, annotators.errors, annotators.tasks
 from annotators.annotation import TOKEN, make_annotation
 from annotators.deberta import classification, export, spark_nlp_folder, tokenizer_json
 from annotators.deberta.encoder import EncoderSettings, embed_rows
-from annotators.deberta.package import load_model_folder, resolve_pretrained
+from annotators.deberta.pretrained import load_model_folder, resolve_pretrained
 
 folder = load_model_folder(resolve_pretrained("deberta_v3_tiny_random", "en"))
 manifest = folder.manifest

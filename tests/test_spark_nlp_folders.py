@@ -25,7 +25,8 @@ from annotators import (
     SentenceDetector,
     TokenizerModel,
 )
-from annotators.deberta.package import BUNDLED_DIR, ModelFolderError
+from annotators.deberta.pretrained import BUNDLED_DIR
+from annotators.errors import ModelFolderError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "models"
 EMBEDDINGS = BUNDLED_DIR / "deberta_v3_tiny_random_en"

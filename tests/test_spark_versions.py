@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import types as T
 
 from annotators import LightPipeline
-from annotators.deberta.package import ModelFolderError
+from annotators.errors import JobError, ModelFolderError
 from annotators.spark_compat import (
     ARROW_UDF,
     MAP_IN_ARROW,
@@ -19,8 +19,7 @@ from annotators.spark_compat import (
     transport_for,
 )
 from pipelines.arguments import parse_args
-from pipelines.embed import run
-from pipelines.errors import JobError
+from pipelines.job import run
 from tests.compat_seed import (
     COLUMNS,
     TEXTS,

@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotators.annotation import WORD_EMBEDDINGS, AnnotationDict, sentence_key
-from annotators.deberta.package import SPM_FILE, ModelFolderError, file_sha256
-from annotators.errors import EngineError
+from annotators.deberta.manifest import SPM_FILE
+from annotators.deberta.model_folder import file_sha256
+from annotators.errors import EngineError, ModelFolderError
 
 if TYPE_CHECKING:
     from annotators.model_shipping import ShippedFiles

@@ -37,7 +37,7 @@ from annotators.deberta.manifest import (
     Manifest,
     write_model_folder,
 )
-from annotators.deberta.package import ModelFolderError, file_sha256
+from annotators.deberta.model_folder import file_sha256
 from annotators.deberta.tokenizer_json import (
     CORPUS,
     TOKENIZER_JSON,
@@ -47,7 +47,7 @@ from annotators.deberta.tokenizer_json import (
     reference_tokenizer,
     spm_from_tokenizer_json,
 )
-from annotators.errors import ExportError
+from annotators.errors import ExportError, ModelFolderError
 from annotators.tasks import ARCHITECTURE_TASKS, TASKS
 
 OPSET = 17

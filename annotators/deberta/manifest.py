@@ -209,7 +209,7 @@ def write_model_folder(staged: Path, manifest: Manifest, target: Path) -> Path:
     """Write ``manifest`` into ``staged`` (a folder beside ``target`` holding the files it
     lists), check the whole folder as a reader would, then move it to ``target`` in one rename,
     replacing what was there: a reader sees the old folder or the new one, never half."""
-    from annotators.deberta.package import load_model_folder
+    from annotators.deberta.model_folder import load_model_folder
 
     text = json.dumps(manifest.to_json(), indent=2) + "\n"
     (staged / MANIFEST).write_text(text, encoding="utf-8")

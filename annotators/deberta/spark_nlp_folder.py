@@ -43,12 +43,9 @@ from annotators.deberta.manifest import (
     file_entries,
     write_model_folder,
 )
-from annotators.deberta.package import (
-    ModelFolder,
-    ModelFolderError,
-    load_model_folder,
-    safe_extract,
-)
+from annotators.deberta.model_folder import ModelFolder, load_model_folder
+from annotators.deberta.pretrained import safe_extract
+from annotators.errors import ModelFolderError
 from annotators.tasks import REFERENCE_CLASSES, TASKS
 
 #: max_position_embeddings of every DeBERTa-v3 checkpoint (xsmall to large, mDeBERTa): a Spark

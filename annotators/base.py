@@ -1,6 +1,6 @@
 """The ``pyspark.ml`` stage base: Params, input column checks, the Arrow transport, save/load.
 
-Every annotator's logic is a plain Python function of annotation lists (see ``annotator()``);
+Every annotator's logic is a plain Python function of annotation lists (see ``row_core()``);
 this module only moves Spark data to and from that function. The same function serves a Spark
 partition (through an Arrow UDF), a ``LightPipeline`` call on the driver, and a unit test.
 """
@@ -320,19 +320,19 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
     """A transformer whose work is a pure function of its input annotation columns.
 
     Subclasses set ``input_annotator_types`` and ``output_annotator_type`` and implement
-    ``annotator()``. Spark runs it through ``annotation_udf``; ``LightPipeline`` calls it directly.
+    ``row_core()``. Spark runs it through ``annotation_udf``; ``LightPipeline`` calls it directly.
     """
 
     input_annotator_types: ClassVar[tuple[str, ...]] = ()
     output_annotator_type: ClassVar[str] = ""
 
-    def annotator(self) -> AnnotateFn:
+    def row_core(self) -> AnnotateFn:
         """Return the core: a picklable function of one annotation list per input type."""
         raise NotImplementedError
 
-    def batch_annotator(self) -> BatchAnnotateFn:
+    def batch_core(self) -> BatchAnnotateFn:
         """The core over a chunk of rows; stages that batch across rows override this."""
-        return row_by_row(self.annotator())
+        return row_by_row(self.row_core())
 
     def _prepare(self, dataset: DataFrame) -> None:
         """Driver-side work before the UDF is built (ship model files to executors)."""
@@ -356,12 +356,12 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
         metadata = column_metadata(self.output_annotator_type)
         if transport_for(dataset.sparkSession) == ARROW_UDF:
             size = self.output_annotation_bytes()
-            udf = annotation_udf(self.batch_annotator(), len(columns), stage, size)
+            udf = annotation_udf(self.batch_core(), len(columns), stage, size)
             annotated = with_column(dataset, output, udf(*[F.col(c) for c in columns]), metadata)
         else:
             annotated = annotate_with_map_in_arrow(
                 dataset,
-                self.batch_annotator(),
+                self.batch_core(),
                 columns,
                 output,
                 metadata,

@@ -154,7 +154,7 @@ class DeBertaForSequenceClassification(LabelledModelStage, ScoringParams):
             regression=regression,
         )
 
-    def batch_annotator(self) -> BatchAnnotateFn:
+    def batch_core(self) -> BatchAnnotateFn:
         settings, scoring = self.shipped_settings(), self.scoring()
 
         def annotate_rows(

@@ -80,7 +80,7 @@ class DeBertaEmbeddings(DebertaModelStage):
     def getStorageRef(self) -> str:
         return self.getOrDefault(self.storageRef)
 
-    def batch_annotator(self) -> BatchAnnotateFn:
+    def batch_core(self) -> BatchAnnotateFn:
         return _embeddings_core(self.shipped_settings())
 
 
@@ -167,6 +167,6 @@ class SentenceEmbeddings(AnnotatorModel):
     def getPoolingStrategy(self) -> str:
         return self.getOrDefault(self.poolingStrategy)
 
-    def annotator(self) -> AnnotateFn:
+    def row_core(self) -> AnnotateFn:
         strategy = self.getPoolingStrategy()
         return lambda sentences, vectors: _pool(sentences, vectors, strategy)

@@ -65,7 +65,7 @@ class LightPipeline:
                 types[stage.getOutputCol()] = stage.output_annotator_type
             elif isinstance(stage, AnnotatorModel):
                 columns = stage.input_columns(types)
-                self._plan.append((stage, stage.getOutputCol(), columns, stage.batch_annotator()))
+                self._plan.append((stage, stage.getOutputCol(), columns, stage.batch_core()))
                 types[stage.getOutputCol()] = stage.output_annotator_type
             elif isinstance(stage, EmbeddingsFinisher):
                 continue  # plain columns: nothing to add to annotation results

@@ -289,9 +289,9 @@ class DebertaModelStage(AnnotatorModel):
         """Width of one output row of the model (hidden size, or number of labels)."""
         raise NotImplementedError
 
-    def annotator(self) -> AnnotateFn:
+    def row_core(self) -> AnnotateFn:
         """One row through the batch core (the model stages batch across rows)."""
-        core = self.batch_annotator()
+        core = self.batch_core()
         return lambda *columns: core([columns])[0]
 
     def shipped_settings(self) -> EncoderSettings:

@@ -204,7 +204,7 @@ class NerConverter(AnnotatorModel):
     def getNerHasNoSchema(self) -> bool:
         return self.getOrDefault(self.nerHasNoSchema)
 
-    def annotator(self) -> AnnotateFn:
+    def row_core(self) -> AnnotateFn:
         options = {
             "preserve_position": self.getPreservePosition(),
             "has_no_schema": self.getNerHasNoSchema(),

@@ -236,7 +236,7 @@ class DeBertaForQuestionAnswering(DebertaModelStage):
                 )
         return list(columns)
 
-    def batch_annotator(self) -> BatchAnnotateFn:
+    def batch_core(self) -> BatchAnnotateFn:
         if self.getMaxSentenceLength() < MIN_QA_SENTENCE_LENGTH:
             raise StageInputError(
                 f"{type(self).__name__}: maxSentenceLength {self.getMaxSentenceLength()} cannot "

@@ -541,7 +541,7 @@ class SentenceDetector(AnnotatorModel):
             max_length=self.getMaxLength(),
         )
 
-    def annotator(self) -> AnnotateFn:
+    def row_core(self) -> AnnotateFn:
         return _sentence_annotator(self.rules())
 
     def _after_transform(self, dataset: DataFrame) -> DataFrame:

@@ -76,7 +76,7 @@ class DeBertaForTokenClassification(LabelledModelStage):
         self._setDefault(outputCol="ner")
         self._set_keywords(self._input_kwargs)
 
-    def batch_annotator(self) -> BatchAnnotateFn:
+    def batch_core(self) -> BatchAnnotateFn:
         settings, labels = self.shipped_settings(), tuple(self.getClasses())
 
         def annotate_rows(

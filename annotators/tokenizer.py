@@ -435,7 +435,7 @@ class TokenizerModel(AnnotatorModel, _TokenizerParams):
         self._set_tokenizer_defaults()
         self._set_keywords(self._input_kwargs)
 
-    def annotator(self) -> AnnotateFn:
+    def row_core(self) -> AnnotateFn:
         return _token_annotator(self.rules())
 
 

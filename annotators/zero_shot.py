@@ -260,7 +260,7 @@ class DeBertaForZeroShotClassification(LabelledModelStage, ScoringParams):
             coalesce=self.getCoalesceSentences(),
         )
 
-    def batch_annotator(self) -> BatchAnnotateFn:
+    def batch_core(self) -> BatchAnnotateFn:
         settings, zero_shot = self.shipped_settings(), self.zero_shot_settings()
 
         def annotate_rows(

@@ -153,20 +153,20 @@ def count_progress(
     for stage in model.stages:
         if isinstance(stage, DeBertaEmbeddings):
             # An instance attribute wins over the class's method: only this stage object counts.
-            stage.batch_annotator = _counted(  # type: ignore[method-assign]
-                stage.batch_annotator, records, tokens, exploded
+            stage.batch_core = _counted(  # type: ignore[method-assign]
+                stage.batch_core, records, tokens, exploded
             )
 
 
 def _counted(
-    batch_annotator: Callable[[], BatchAnnotateFn],
+    batch_core: Callable[[], BatchAnnotateFn],
     records: Accumulator[int],
     tokens: Accumulator[int],
     exploded: bool,
 ) -> Callable[[], BatchAnnotateFn]:
-    """``batch_annotator`` whose core counts; still called only when the stage transforms (after
+    """``batch_core`` whose core counts; still called only when the stage transforms (after
     it has shipped its model files)."""
-    return lambda: _counting(batch_annotator(), records, tokens, exploded)
+    return lambda: _counting(batch_core(), records, tokens, exploded)
 
 
 def _counting(

@@ -117,7 +117,7 @@ def test_classifier_matches_pytorch_through_light_pipeline(spark, name: str) -> 
 def test_classifier_labels_come_from_the_manifest_and_scores_sum_to_one() -> None:
     stage = DeBertaForSequenceClassification.loadSavedModel(str(CLASSIFIER))
     assert stage.getClasses() == ["negative", "neutral", "positive"]
-    core = classifier_for(CLASSIFIER_CASES["ko_sentences"]).annotator()
+    core = classifier_for(CLASSIFIER_CASES["ko_sentences"]).row_core()
     light = LightPipeline(
         [
             DocumentAssembler().setInputCol("text"),
@@ -237,8 +237,8 @@ def test_lower_casing_leaves_hangul_alone() -> None:
         }
         for b, e in ((0, 4), (6, 9), (11, 12))
     ]
-    cased_out = cased.annotator()([], tokens)
-    uncased_out = uncased.annotator()([], tokens)
+    cased_out = cased.row_core()([], tokens)
+    uncased_out = uncased.row_core()([], tokens)
     assert [a["result"] for a in uncased_out] == ["서울역에서", "ktx를", "탔다"]
     # Each token's first piece is SentencePiece's own for the text as expected (Hangul as
     # written, Latin lower-cased), checked against the spm model directly, not against the

@@ -202,7 +202,7 @@ def test_ner_converter_lists_position_and_schema_options() -> None:
     ]
 
     def run(converter: NerConverter) -> list[tuple]:
-        found = converter.annotator()(document, tokens, tags)
+        found = converter.row_core()(document, tokens, tags)
         return [(c["result"], c["metadata"]["entity"], c["metadata"]["chunk"]) for c in found]
 
     assert run(NerConverter()) == [
@@ -212,16 +212,16 @@ def test_ner_converter_lists_position_and_schema_options() -> None:
     ]
     assert run(NerConverter(whiteList=["LOC"])) == [("Rome", "LOC", "0")]
     assert run(NerConverter(blackList=["LOC"])) == [("Ann Lee", "PER", "0"), ("Bob", "PER", "1")]
-    assert NerConverter().annotator()(document, tokens, tags)[0]["metadata"]["confidence"] == "0.5"
+    assert NerConverter().row_core()(document, tokens, tags)[0]["metadata"]["confidence"] == "0.5"
     bare = [{**t, "result": t["result"][2:] if t["result"] != "O" else "O"} for t in tags]
-    found = NerConverter(nerHasNoSchema=True).annotator()(document, tokens, bare)
+    found = NerConverter(nerHasNoSchema=True).row_core()(document, tokens, bare)
     assert [c["result"] for c in found] == ["Ann Lee", "Bob", "Rome"]
     spaced = "Ann   Lee"
     doc2 = [{**document[0], "end": len(spaced) - 1, "result": spaced}]
     tok2 = [{**tokens[0]}, {**tokens[1], "begin": 6, "end": 8}]
     tag2 = [{**tags[0]}, {**tags[1], "begin": 6, "end": 8}]
-    assert NerConverter().annotator()(doc2, tok2, tag2)[0]["result"] == "Ann   Lee"
-    joined = NerConverter(preservePosition=False).annotator()(doc2, tok2, tag2)[0]
+    assert NerConverter().row_core()(doc2, tok2, tag2)[0]["result"] == "Ann   Lee"
+    joined = NerConverter(preservePosition=False).row_core()(doc2, tok2, tag2)[0]
     assert (joined["result"], joined["begin"], joined["end"]) == ("Ann Lee", 0, 8)
 
 
@@ -305,7 +305,7 @@ def test_question_answering_needs_two_document_columns() -> None:
     with pytest.raises(StageInputError, match="has annotator type 'token'"):
         stage.setInputCols(["q", "t"]).input_columns({"q": "document", "t": "token"})
     with pytest.raises(StageInputError, match="maxSentenceLength 4 cannot hold"):
-        stage.setMaxSentenceLength(4).batch_annotator()
+        stage.setMaxSentenceLength(4).batch_core()
     with pytest.raises(ValueError, match="same number of columns"):
         MultiDocumentAssembler(inputCols=["a", "b"], outputCols=["x"]).assemblers()
 

@@ -91,7 +91,7 @@ def test_ner_converter_documented_output() -> None:
                "metadata": {"sentence": "0"}, "embeddings": []} for b, e, w, _ in tagged]  # fmt: skip
     tags = [{"annotatorType": "named_entity", "begin": b, "end": e, "result": t,
              "metadata": {"word": w}, "embeddings": []} for b, e, w, t in tagged]  # fmt: skip
-    chunks = NerConverter().annotator()(sentence, tokens, tags)
+    chunks = NerConverter().row_core()(sentence, tokens, tags)
     assert [(c["begin"], c["end"], c["result"], c["metadata"]) for c in chunks] == [
         (0, 2, "U.N", {"entity": "ORG", "sentence": "0", "chunk": "0"}),
         (14, 18, "Ekeus", {"entity": "PER", "sentence": "0", "chunk": "1"}),

@@ -127,7 +127,7 @@ def test_bad_parameters_are_refused_with_the_value() -> None:
         SentenceDetector().setMinLength(-1)
     # a cross-parameter rule: checked when the stage runs, whatever order the values came in
     with pytest.raises(ValueError, match="maxLength \\(2\\) must be >= minLength \\(5\\)"):
-        SentenceDetector().setMinLength(5).setMaxLength(2).annotator()
+        SentenceDetector().setMinLength(5).setMaxLength(2).row_core()
     with pytest.raises(ValueError, match="customBounds: pattern '\\(' is not a valid regex"):
         SentenceDetector().setCustomBounds(["("]).rules()
 

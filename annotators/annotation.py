@@ -161,7 +161,17 @@ def column_metadata(annotator_type: str) -> dict[str, str]:
 class Annotation:
     """One annotation as Spark NLP's Python API hands it to users, with the same attributes,
     constructor, ``str`` form, equality and static helpers as ``sparknlp.annotation.Annotation``,
-    so code written against the reference (and spark-nlp-display) reads ours unchanged."""
+    so code written against the reference (and spark-nlp-display) reads ours unchanged.
+
+    Examples
+    --------
+    >>> from annotators import Annotation
+    >>> token = Annotation("token", 0, 1, "Hi", {"sentence": "0"}, [])
+    >>> token
+    Annotation(token, 0, 1, Hi, {'sentence': '0'}, [])
+    >>> token.copy("Hello").result, token == Annotation("token", 0, 1, "Hi", {"sentence": "0"}, [])
+    ('Hello', True)
+    """
 
     def __init__(
         self,

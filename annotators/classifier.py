@@ -89,7 +89,69 @@ class ScoringParams(ParamDocs, Params):
 
 
 class DeBertaForSequenceClassification(LabelledModelStage, ScoringParams):
-    """Labels and scores from a DeBERTa-v3 sequence classifier exported to ONNX."""
+    """Labels and scores from a DeBERTa-v3 sequence classifier exported to ONNX.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``DOCUMENT, TOKEN``    ``CATEGORY``
+    ====================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The label column, ``category`` by default.
+    coalesceSentences
+        One label per document, from its sentences' averaged scores, instead of one per
+        sentence; False by default.
+    activation
+        ``softmax`` (the default: the best label) or ``sigmoid`` (every label whose score
+        exceeds ``threshold``).
+    threshold
+        The score a label must exceed with ``sigmoid``; 0.5 by default.
+    pairInputCol
+        The token column of each row's second text: the pair is then classified as one
+        sequence, ``[CLS] a [SEP] b [SEP]`` (NLI, paraphrase); unset by default.
+    batchSize, caseSensitive, maxSentenceLength, longSentenceStrategy
+        As in ``DeBertaEmbeddings``: 8, the model's own setting, 128 and ``window`` by default.
+    engine, precision, executionProvider, threads
+        As in ``DeBertaEmbeddings``: ``onnxruntime``, ``fp32``, ``cpu`` and 0 by default.
+
+    Examples
+    --------
+    The test classifier has random weights: its labels mean nothing.
+
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import (
+    ...     DeBertaForSequenceClassification,
+    ...     DocumentAssembler,
+    ...     LightPipeline,
+    ...     SentenceDetector,
+    ...     Tokenizer,
+    ... )
+    >>> folder = "tests/fixtures/models/deberta_v3_tiny_ko_classifier"
+    >>> classifier = (
+    ...     DeBertaForSequenceClassification.loadSavedModel(folder)
+    ...     .setInputCols(["sentence", "token"])
+    ...     .setOutputCol("category")
+    ... )
+    >>> classifier.getClasses()
+    ['negative', 'neutral', 'positive']
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+    ...     Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
+    ...     classifier,
+    ... ]
+    >>> model = Pipeline(stages=stages).fit(spark.createDataFrame([("",)], "text string"))
+    >>> light = LightPipeline(model)
+    >>> text = "이 영화는 정말 재미있었어요! 다음에 또 보고 싶네요."
+    >>> light.annotate(text)["category"]
+    ['negative', 'negative']
+    >>> first = light.fullAnnotate(text)[0]["category"][0]
+    >>> first.begin, first.end, sorted(first.metadata)
+    (0, 15, ['negative', 'neutral', 'positive', 'sentence'])
+    """
 
     pairInputCol = Param(
         Params._dummy(),

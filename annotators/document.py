@@ -97,6 +97,44 @@ class DocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, DefaultPa
     Null text gives an empty annotation array; empty text gives one annotation with
     ``begin=0, end=-1`` (as the reference does). With an array<string> input, each non-null
     element becomes one annotation whose ``sentence`` metadata is its position in the array.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``NONE``               ``DOCUMENT``
+    ====================== ======================
+
+    Parameters
+    ----------
+    inputCol
+        The text column, string or array<string>; it must be set.
+    outputCol
+        The annotation column, ``document`` by default.
+    idCol
+        A column whose value goes into each annotation's metadata as ``id``; unset by default.
+    metadataCol
+        A map<string,string> column merged into each annotation's metadata; unset by default.
+    cleanupMode
+        How the text is cleaned first: ``disabled`` (the default: as it is), ``inplace``,
+        ``inplace_full``, ``shrink``, ``shrink_full``, ``each``, ``each_full`` or
+        ``delete_full``. Offsets count the cleaned text.
+
+    Examples
+    --------
+    >>> from annotators import DocumentAssembler
+    >>> data = spark.createDataFrame([(7, "  Spark   NLP rocks ")], "id int, text string")
+    >>> assembler = DocumentAssembler(inputCol="text", idCol="id", cleanupMode="shrink")
+    >>> result = assembler.transform(data)
+    >>> result.select("document.result").show(truncate=False)
+    +-----------------+
+    |result           |
+    +-----------------+
+    |[Spark NLP rocks]|
+    +-----------------+
+    <BLANKLINE>
+    >>> [document] = result.first().document
+    >>> document.begin, document.end, sorted(document.metadata.items())
+    (0, 14, [('id', '7'), ('sentence', '0')])
     """
 
     inputCol = Param(Params._dummy(), "inputCol", "input text column", TypeConverters.toString)
@@ -274,6 +312,37 @@ class MultiDocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, Defa
 
     Each pair behaves exactly as a ``DocumentAssembler`` with the same ``idCol``,
     ``metadataCol`` and ``cleanupMode``.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``NONE``               ``DOCUMENT``
+    ====================== ======================
+
+    Parameters
+    ----------
+    inputCols
+        The text columns; they must be set.
+    outputCols
+        One annotation column per input column, in the same order; they must be set.
+    idCol, metadataCol
+        As in ``DocumentAssembler``, for every pair; unset by default.
+    cleanupMode
+        As in ``DocumentAssembler``, for every pair; ``disabled`` by default.
+
+    Examples
+    --------
+    >>> from annotators import MultiDocumentAssembler
+    >>> data = spark.createDataFrame(
+    ...     [("What's my name?", "My name is Clara.")], "question string, context string"
+    ... )
+    >>> assembler = MultiDocumentAssembler(
+    ...     inputCols=["question", "context"],
+    ...     outputCols=["document_question", "document_context"],
+    ... )
+    >>> row = assembler.transform(data).first()
+    >>> [(a.result, a.begin, a.end) for a in row.document_question + row.document_context]
+    [("What's my name?", 0, 14), ('My name is Clara.', 0, 16)]
     """
 
     inputCols = Param(

@@ -33,6 +33,71 @@ class DeBertaEmbeddings(DebertaModelStage):
 
     Load with ``DeBertaEmbeddings.loadSavedModel(folder, spark)``, ``.pretrained(name, lang)`` or
     ``.load(path)`` (a saved stage or a model folder).
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``DOCUMENT, TOKEN``    ``WORD_EMBEDDINGS``
+    ====================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The vector column, ``embeddings`` by default.
+    batchSize
+        Sentences per inference batch (1 to 4096), 8 by default.
+    caseSensitive
+        False lower-cases tokens before they are encoded; the model's own setting when loaded.
+    maxSentenceLength
+        Pieces per sequence, ``[CLS]`` and ``[SEP]`` included (3 to 512); 128 by default, or
+        the model's limit if that is lower.
+    longSentenceStrategy
+        ``window`` (the default: a longer sentence is read in half-overlapping windows) or
+        ``truncate`` (the reference's cut: tokens past it get no vector).
+    engine, precision, executionProvider, threads
+        ``onnxruntime`` or ``openvino``; ``fp32``, ``int8`` or ``bf16``; ``cpu`` or ``cuda``;
+        the engine's threads (0, the default, for the task's CPUs). Defaults: ``onnxruntime``,
+        ``fp32``, ``cpu``.
+    dimension, storageRef
+        The vector size and the model's name, taken from the model.
+
+    Examples
+    --------
+    The bundled tiny model has random weights: its vectors mean nothing.
+
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import DeBertaEmbeddings, DocumentAssembler, LightPipeline, Tokenizer
+    >>> embeddings = (
+    ...     DeBertaEmbeddings.pretrained("deberta_v3_tiny_random", "en")
+    ...     .setInputCols(["document", "token"])
+    ...     .setOutputCol("embeddings")
+    ... )
+    >>> embeddings.getDimension(), embeddings.getStorageRef(), embeddings.getBatchSize()
+    (32, 'deberta_v3_tiny_random', 8)
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     Tokenizer().setInputCols(["document"]).setOutputCol("token"),
+    ...     embeddings,
+    ... ]
+    >>> data = spark.createDataFrame([("I love Spark.",)], "text string")
+    >>> model = Pipeline(stages=stages).fit(data)
+    >>> [row] = LightPipeline(model, parse_embeddings=True).fullAnnotate("I love Spark.")
+    >>> [(vector.result, len(vector.embeddings)) for vector in row["embeddings"]]
+    [('I', 32), ('love', 32), ('Spark', 32), ('.', 32)]
+    >>> row["embeddings"][0].metadata
+    {'sentence': '0', 'token': 'I', 'pieceId': '12', 'isWordStart': 'true'}
+
+    On Spark:
+
+    >>> result = model.transform(data)
+    >>> sizes = ["size(embeddings) AS tokens", "size(embeddings[0].embeddings) AS dim"]
+    >>> result.selectExpr(*sizes).show()
+    +------+---+
+    |tokens|dim|
+    +------+---+
+    |     4| 32|
+    +------+---+
+    <BLANKLINE>
     """
 
     dimension = Param(
@@ -130,7 +195,56 @@ def _pool(
 
 
 class SentenceEmbeddings(AnnotatorModel):
-    """One vector per sentence: the AVERAGE (default) or SUM of its tokens' vectors."""
+    """One vector per sentence: the AVERAGE (default) or SUM of its tokens' vectors.
+
+    Its metadata holds ``sentence`` and, as ``token``, the sentence's text.
+
+    ============================= =======================
+    Input Annotation types        Output Annotation type
+    ============================= =======================
+    ``DOCUMENT, WORD_EMBEDDINGS`` ``SENTENCE_EMBEDDINGS``
+    ============================= =======================
+
+    Parameters
+    ----------
+    outputCol
+        The vector column, ``sentence_embeddings`` by default.
+    poolingStrategy
+        ``AVERAGE`` (the default) or ``SUM`` of the sentence's token vectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import (
+    ...     DeBertaEmbeddings,
+    ...     DocumentAssembler,
+    ...     LightPipeline,
+    ...     SentenceDetector,
+    ...     SentenceEmbeddings,
+    ...     Tokenizer,
+    ... )
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+    ...     Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
+    ...     DeBertaEmbeddings.pretrained("deberta_v3_tiny_random", "en")
+    ...     .setInputCols(["sentence", "token"])
+    ...     .setOutputCol("embeddings"),
+    ...     SentenceEmbeddings()
+    ...     .setInputCols(["sentence", "embeddings"])
+    ...     .setOutputCol("sentence_embeddings")
+    ...     .setPoolingStrategy("AVERAGE"),
+    ... ]
+    >>> model = Pipeline(stages=stages).fit(spark.createDataFrame([("",)], "text string"))
+    >>> light = LightPipeline(model, parse_embeddings=True)
+    >>> [row] = light.fullAnnotate("I love Spark. It is fast.")
+    >>> [(pooled.result, len(pooled.embeddings)) for pooled in row["sentence_embeddings"]]
+    [('I love Spark.', 32), ('It is fast.', 32)]
+    >>> first = [v.embeddings for v in row["embeddings"] if v.metadata["sentence"] == "0"]
+    >>> np.allclose(row["sentence_embeddings"][0].embeddings, np.mean(first, axis=0), atol=1e-6)
+    True
+    """
 
     poolingStrategy = Param(
         Params._dummy(),

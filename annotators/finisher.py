@@ -22,7 +22,57 @@ EMBEDDING_TYPES = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
 
 
 class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """Extract the vectors of word or sentence embedding columns."""
+    """Extract the vectors of word or sentence embedding columns.
+
+    Each output column holds a row's vectors: ``array<array<float>>``, or ``array<vector>`` with
+    ``outputAsVector``; a row without annotations gives an empty array.
+
+    ============================================== ======================
+    Input Annotation types                         Output Annotation type
+    ============================================== ======================
+    ``WORD_EMBEDDINGS`` or ``SENTENCE_EMBEDDINGS`` ``NONE``
+    ============================================== ======================
+
+    Parameters
+    ----------
+    inputCols
+        The embedding annotation columns; they must be set.
+    outputCols
+        One output column per input column; ``finished_<input column>`` by default.
+    outputAsVector
+        Spark ML vectors instead of arrays of floats; False by default.
+    cleanAnnotations
+        Drop every annotation column from the result; False by default.
+
+    Examples
+    --------
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import (
+    ...     DeBertaEmbeddings,
+    ...     DocumentAssembler,
+    ...     EmbeddingsFinisher,
+    ...     Tokenizer,
+    ... )
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     Tokenizer().setInputCols(["document"]).setOutputCol("token"),
+    ...     DeBertaEmbeddings.pretrained("deberta_v3_tiny_random", "en")
+    ...     .setInputCols(["document", "token"])
+    ...     .setOutputCol("embeddings"),
+    ...     EmbeddingsFinisher().setInputCols(["embeddings"]).setOutputAsVector(True),
+    ... ]
+    >>> data = spark.createDataFrame([("I love Spark.",)], "text string")
+    >>> result = Pipeline(stages=stages).fit(data).transform(data)
+    >>> result.schema["finished_embeddings"].dataType.simpleString()
+    'array<vector>'
+    >>> [vector.size for vector in result.first().finished_embeddings]
+    [32, 32, 32, 32]
+    >>> plain = EmbeddingsFinisher(
+    ...     inputCols=["embeddings"], outputCols=["vectors"], cleanAnnotations=True
+    ... ).transform(result.select("text", "embeddings"))
+    >>> plain.columns, plain.schema["vectors"].dataType.simpleString()
+    (['text', 'vectors'], 'array<array<float>>')
+    """
 
     inputCols = Param(
         Params._dummy(), "inputCols", "embedding annotation columns", TypeConverters.toListString

@@ -49,7 +49,47 @@ def flatten_stages(stages: Iterable[Transformer]) -> list[Transformer]:
 
 
 class LightPipeline:
-    """``LightPipeline(pipeline_model).annotate("text")`` -> ``{outputCol: [results]}``."""
+    """``LightPipeline(pipeline_model).annotate("text")`` -> ``{outputCol: [results]}``.
+
+    It takes plain strings, or rows as ``{input column: text}`` for pipelines that read several
+    text columns, and gives each stage's output column; ``EmbeddingsFinisher`` is skipped.
+
+    Parameters
+    ----------
+    pipelineModel
+        A fitted ``PipelineModel``, or a list of fitted stages, whose first stage is a
+        ``DocumentAssembler`` or ``MultiDocumentAssembler``.
+    parse_embeddings
+        Whether ``fullAnnotate``'s annotations keep their vectors; False by default (their
+        ``embeddings`` are empty).
+
+    Examples
+    --------
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import DocumentAssembler, LightPipeline, Tokenizer
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     Tokenizer().setInputCols(["document"]).setOutputCol("token"),
+    ... ]
+    >>> data = spark.createDataFrame([("Hello there.",)], "text string")
+    >>> light = LightPipeline(Pipeline(stages=stages).fit(data))
+    >>> light.annotate("Hello there.")
+    {'document': ['Hello there.'], 'token': ['Hello', 'there', '.']}
+    >>> [tokens["token"] for tokens in light.annotate(["One.", "Two!"])]
+    [['One', '.'], ['Two', '!']]
+    >>> light.fullAnnotate("Hi.")[0]["token"][0]
+    Annotation(token, 0, 1, Hi, {'sentence': '0'}, [])
+
+    ``transform`` runs the same stages on Spark:
+
+    >>> light.transform(data).select("token.result").show()
+    +-----------------+
+    |           result|
+    +-----------------+
+    |[Hello, there, .]|
+    +-----------------+
+    <BLANKLINE>
+    """
 
     def __init__(
         self, pipelineModel: PipelineModel | Iterable[Transformer], parse_embeddings: bool = False

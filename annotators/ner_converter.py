@@ -135,7 +135,66 @@ def convert(
 
 
 class NerConverter(AnnotatorModel):
-    """IOB/IOB2/BIOES tags -> entity chunks with exact offsets (Spark NLP's NerConverter)."""
+    """IOB/IOB2/BIOES tags -> entity chunks with exact offsets (Spark NLP's NerConverter).
+
+    ================================== ======================
+    Input Annotation types             Output Annotation type
+    ================================== ======================
+    ``DOCUMENT, TOKEN, NAMED_ENTITY``  ``CHUNK``
+    ================================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The chunk column, ``ner_chunk`` by default.
+    whiteList
+        Entities to keep (names without ``B-``/``I-``), the rest dropped; unset by default.
+    blackList
+        Entities to drop (names without ``B-``/``I-``); unset by default.
+    preservePosition
+        True (the default): a chunk's text as the document holds it; False: its tokens joined
+        by one space.
+    nerHasNoSchema
+        The tags are bare entity names (no ``B-``/``I-``), a run of equal tags one chunk;
+        False by default.
+
+    Examples
+    --------
+    The test tagger has random weights: its tags mean nothing, the chunks follow them.
+
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import (
+    ...     DeBertaForTokenClassification,
+    ...     DocumentAssembler,
+    ...     LightPipeline,
+    ...     NerConverter,
+    ...     SentenceDetector,
+    ...     Tokenizer,
+    ... )
+    >>> folder = "tests/fixtures/models/deberta_v3_tiny_ner"
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+    ...     Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
+    ...     DeBertaForTokenClassification.loadSavedModel(folder)
+    ...     .setInputCols(["sentence", "token"])
+    ...     .setOutputCol("ner"),
+    ...     NerConverter().setInputCols(["sentence", "token", "ner"]).setOutputCol("ner_chunk"),
+    ... ]
+    >>> model = Pipeline(stages=stages).fit(spark.createDataFrame([("",)], "text string"))
+    >>> text = "John Lennon was born in Liverpool. 김철수는 서울에 산다."
+    >>> result = LightPipeline(model).annotate(text)
+    >>> result["ner"]
+    ['B-PER', 'B-PER', 'O', 'I-PER', 'B-PER', 'I-PER', 'B-PER', 'I-LOC', 'I-LOC', 'I-PER', 'I-PER']
+    >>> result["ner_chunk"]
+    ['John', 'Lennon', 'born', 'in Liverpool', '.', '김철수는 서울에', '산다.']
+    >>> places = NerConverter(
+    ...     inputCols=["sentence", "token", "ner"], outputCol="place", whiteList=["LOC"]
+    ... )
+    >>> [chunk] = LightPipeline([*model.stages, places]).fullAnnotate(text)[0]["place"]
+    >>> chunk.result, text[chunk.begin : chunk.end + 1], chunk.metadata["entity"]
+    ('김철수는 서울에', '김철수는 서울에', 'LOC')
+    """
 
     whiteList = Param(
         Params._dummy(),

@@ -195,7 +195,70 @@ def answer_rows(
 
 
 class DeBertaForQuestionAnswering(DebertaModelStage):
-    """Extractive answers from a DeBERTa-v3 question-answering model in ONNX."""
+    """Extractive answers from a DeBERTa-v3 question-answering model in ONNX.
+
+    ``inputCols`` name the question's column first, then the context's.
+
+    ========================== ======================
+    Input Annotation types     Output Annotation type
+    ========================== ======================
+    ``DOCUMENT, DOCUMENT``     ``CHUNK``
+    ========================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The answer column, ``answer`` by default.
+    caseSensitive
+        False lower-cases the words before they are encoded; False until a model is loaded,
+        then the model's own setting.
+    batchSize, maxSentenceLength, longSentenceStrategy
+        As in ``DeBertaEmbeddings``: 8, 128 and ``window`` by default (a long context is read
+        in half-overlapping windows, the best answer of any wins).
+    engine, precision, executionProvider, threads
+        As in ``DeBertaEmbeddings``: ``onnxruntime``, ``fp32``, ``cpu`` and 0 by default.
+
+    Examples
+    --------
+    The test model has random weights: its answers mean nothing.
+
+    >>> from pyspark.ml import PipelineModel
+    >>> from annotators import (
+    ...     DeBertaForQuestionAnswering,
+    ...     LightPipeline,
+    ...     MultiDocumentAssembler,
+    ... )
+    >>> assembler = MultiDocumentAssembler(
+    ...     inputCols=["question", "context"],
+    ...     outputCols=["document_question", "document_context"],
+    ... )
+    >>> folder = "tests/fixtures/models/deberta_v3_tiny_qa"
+    >>> qa = (
+    ...     DeBertaForQuestionAnswering.loadSavedModel(folder)
+    ...     .setInputCols(["document_question", "document_context"])
+    ...     .setOutputCol("answer")
+    ... )
+    >>> model = PipelineModel([assembler, qa])
+    >>> context = "My name is Clara and I live in Berkeley."
+    >>> question = "What's my name?"
+    >>> [row] = LightPipeline(model).fullAnnotate({"question": question, "context": context})
+    >>> [answer] = row["answer"]
+    >>> answer.result, context[answer.begin : answer.end + 1]
+    ('I live in', 'I live in')
+    >>> sorted(answer.metadata)
+    ['chunk', 'end', 'end_score', 'score', 'sentence', 'start', 'start_score']
+
+    On Spark:
+
+    >>> data = spark.createDataFrame([(question, context)], "question string, context string")
+    >>> model.transform(data).select("answer.result").show()
+    +-----------+
+    |     result|
+    +-----------+
+    |[I live in]|
+    +-----------+
+    <BLANKLINE>
+    """
 
     model_task = "question-answering"
     input_annotator_types = (DOCUMENT, DOCUMENT)

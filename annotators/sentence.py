@@ -383,7 +383,63 @@ def _sentence_annotator(rules: SentenceRules) -> AnnotateFn:
 
 
 class SentenceDetector(AnnotatorModel):
-    """Split documents into sentences (``document`` in and out) with Spark NLP's parameters."""
+    """Split documents into sentences (``document`` in and out) with Spark NLP's parameters.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``DOCUMENT``           ``DOCUMENT``
+    ====================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The sentence column, ``sentence`` by default.
+    useAbbreviations
+        A period after a known abbreviation (``Mr.``, ``p.m.``) does not end a sentence; True
+        by default.
+    detectLists
+        Numbered, lettered and bulleted list items start sentences; True by default.
+    customBounds
+        Regexes that cut the text wherever they match; none by default.
+    useCustomBoundsOnly
+        Cut at the custom bounds only, with no other rule; False by default.
+    customBoundsStrategy
+        What becomes of a custom bound's match: ``none`` (the default: dropped), ``prepend``
+        (it starts the next sentence) or ``append`` (it ends the previous one).
+    explodeSentences
+        On Spark, one row per sentence instead of one per document; False by default.
+    splitLength
+        Sentences longer than this are cut at whitespace; unset by default.
+    minLength, maxLength
+        Sentences shorter or longer are dropped; 0 and 99999 by default.
+
+    Examples
+    --------
+    >>> from pyspark.ml import PipelineModel
+    >>> from annotators import DocumentAssembler, LightPipeline, SentenceDetector
+    >>> document = DocumentAssembler().setInputCol("text").setOutputCol("document")
+    >>> sentence = SentenceDetector().setInputCols(["document"]).setOutputCol("sentence")
+    >>> light = LightPipeline(PipelineModel([document, sentence]))
+    >>> text = "Mr. Smith went to Washington. He arrived at 5 p.m. on Monday!"
+    >>> light.annotate(text)["sentence"]
+    ['Mr. Smith went to Washington.', 'He arrived at 5 p.m. on Monday!']
+    >>> [(s.begin, s.end) for s in light.fullAnnotate(text)[0]["sentence"]]
+    [(0, 28), (30, 60)]
+
+    On Spark, with a row per sentence:
+
+    >>> rows = SentenceDetector(inputCols=["document"], explodeSentences=True)
+    >>> data = document.transform(spark.createDataFrame([(text,)], "text string"))
+    >>> rows.transform(data).select("sentence.result").show(truncate=False)
+    +---------------------------------+
+    |result                           |
+    +---------------------------------+
+    |[Mr. Smith went to Washington.]  |
+    |[He arrived at 5 p.m. on Monday!]|
+    +---------------------------------+
+    <BLANKLINE>
+    """
 
     useAbbreviations = Param(
         Params._dummy(),

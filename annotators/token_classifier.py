@@ -61,7 +61,54 @@ def tag_rows(
 
 
 class DeBertaForTokenClassification(LabelledModelStage):
-    """Named-entity (or any per-token) labels from a DeBERTa-v3 token classifier in ONNX."""
+    """Named-entity (or any per-token) labels from a DeBERTa-v3 token classifier in ONNX.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``DOCUMENT, TOKEN``    ``NAMED_ENTITY``
+    ====================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The tag column, ``ner`` by default.
+    batchSize, caseSensitive, maxSentenceLength, longSentenceStrategy
+        As in ``DeBertaEmbeddings``: 8, the model's own setting, 128 and ``window`` by default.
+    engine, precision, executionProvider, threads
+        As in ``DeBertaEmbeddings``: ``onnxruntime``, ``fp32``, ``cpu`` and 0 by default.
+
+    Examples
+    --------
+    The test tagger has random weights: its tags mean nothing.
+
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import (
+    ...     DeBertaForTokenClassification,
+    ...     DocumentAssembler,
+    ...     LightPipeline,
+    ...     Tokenizer,
+    ... )
+    >>> folder = "tests/fixtures/models/deberta_v3_tiny_ner"
+    >>> ner = (
+    ...     DeBertaForTokenClassification.loadSavedModel(folder)
+    ...     .setInputCols(["document", "token"])
+    ...     .setOutputCol("ner")
+    ... )
+    >>> ner.getClasses()
+    ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC']
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     Tokenizer().setInputCols(["document"]).setOutputCol("token"),
+    ...     ner,
+    ... ]
+    >>> model = Pipeline(stages=stages).fit(spark.createDataFrame([("",)], "text string"))
+    >>> [row] = LightPipeline(model).fullAnnotate("Clara lives in Berkeley.")
+    >>> [(tag.metadata["word"], tag.result) for tag in row["ner"]][:3]
+    [('Clara', 'B-PER'), ('lives', 'I-LOC'), ('in', 'B-PER')]
+    >>> sorted(row["ner"][0].metadata)
+    ['B-LOC', 'B-PER', 'I-LOC', 'I-PER', 'O', 'sentence', 'word']
+    """
 
     model_task = "token-classification"
     input_annotator_types = (DOCUMENT, TOKEN)

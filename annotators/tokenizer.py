@@ -423,7 +423,36 @@ class _TokenizerParams(AnnotatorParams):
 
 
 class TokenizerModel(AnnotatorModel, _TokenizerParams):
-    """A fitted Tokenizer: ``document`` (sentences) in, ``token`` out."""
+    """A fitted Tokenizer: ``document`` (sentences) in, ``token`` out.
+
+    ``Tokenizer.fit`` returns one, with the exceptions of ``exceptionsPath`` added to
+    ``exceptions``; it can also be built directly, without fitting.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``DOCUMENT``           ``TOKEN``
+    ====================== ======================
+
+    Parameters
+    ----------
+    outputCol, targetPattern, contextChars, exceptions, caseSensitiveExceptions
+        As in ``Tokenizer`` (``token``, ``\\S+``, ``. , ; : ! ? * - ( ) " '``, none, True).
+    prefixPattern, suffixPattern, infixPatterns, splitChars, splitPattern
+        As in ``Tokenizer``; unset by default.
+    minLength, maxLength
+        Tokens shorter or longer are dropped; 0 and 99999 by default.
+
+    Examples
+    --------
+    >>> from pyspark.ml import PipelineModel
+    >>> from annotators import DocumentAssembler, LightPipeline, TokenizerModel
+    >>> document = DocumentAssembler().setInputCol("text").setOutputCol("document")
+    >>> token = TokenizerModel(inputCols=["document"], outputCol="token", splitChars=["-"])
+    >>> light = LightPipeline(PipelineModel([document, token]))
+    >>> light.annotate("A well-known trick.")["token"]
+    ['A', 'well', 'known', 'trick', '.']
+    """
 
     input_annotator_types = (DOCUMENT,)
     output_annotator_type = TOKEN
@@ -440,7 +469,55 @@ class TokenizerModel(AnnotatorModel, _TokenizerParams):
 
 
 class Tokenizer(AnnotatorEstimator, _TokenizerParams):
-    """Rule-based tokenizer; ``fit`` reads ``exceptionsPath`` and returns a TokenizerModel."""
+    """Rule-based tokenizer; ``fit`` reads ``exceptionsPath`` and returns a TokenizerModel.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``DOCUMENT``           ``TOKEN``
+    ====================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The token column, ``token`` by default.
+    targetPattern
+        The regex of token candidates, ``\\S+`` by default.
+    contextChars
+        Characters peeled off each end of a candidate, a run of them as one token; by default
+        ``. , ; : ! ? * - ( ) " '``.
+    exceptions, exceptionsPath, caseSensitiveExceptions
+        Patterns (spaces allowed) whose matches stay whole, and a text file of more, one a
+        line, read by ``fit``; none by default, matched case-sensitively unless
+        ``caseSensitiveExceptions`` is False (True by default).
+    prefixPattern, suffixPattern, infixPatterns
+        Regexes with groups (one token per group) for a candidate's start, end and middle,
+        each replacing that part of the default rule; a prefix starts with ``\\A``, a suffix
+        ends with ``\\z``; unset by default.
+    splitChars, splitPattern
+        Characters, or a regex, that split the inside of tokens; unset by default.
+    minLength, maxLength
+        Tokens shorter or longer are dropped; 0 and 99999 by default.
+
+    Examples
+    --------
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import DocumentAssembler, LightPipeline, Tokenizer
+    >>> document = DocumentAssembler().setInputCol("text").setOutputCol("document")
+    >>> tokenizer = (
+    ...     Tokenizer()
+    ...     .setInputCols(["document"])
+    ...     .setOutputCol("token")
+    ...     .setExceptions(["New York"])
+    ... )
+    >>> data = spark.createDataFrame([("",)], "text string")
+    >>> model = Pipeline(stages=[document, tokenizer]).fit(data)
+    >>> light = LightPipeline(model)
+    >>> light.annotate("(Hello) I can't wait for New York tonight!")["token"]
+    ['(', 'Hello', ')', 'I', "can't", 'wait', 'for', 'New York', 'tonight', '!']
+    >>> [(t.result, t.begin, t.end) for t in light.fullAnnotate("New York now!")[0]["token"]]
+    [('New York', 0, 7), ('now', 9, 11), ('!', 12, 12)]
+    """
 
     @keyword_only
     def __init__(

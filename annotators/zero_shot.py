@@ -144,7 +144,67 @@ def _label_list(value: Any) -> list[str]:
 
 
 class DeBertaForZeroShotClassification(LabelledModelStage, ScoringParams):
-    """Zero-shot text classification with a DeBERTa-v3 NLI model in ONNX."""
+    """Zero-shot text classification with a DeBERTa-v3 NLI model in ONNX.
+
+    ====================== ======================
+    Input Annotation types Output Annotation type
+    ====================== ======================
+    ``DOCUMENT, TOKEN``    ``CATEGORY``
+    ====================== ======================
+
+    Parameters
+    ----------
+    outputCol
+        The label column, ``category`` by default.
+    candidateLabels
+        The labels to choose from, each read as a hypothesis; they must be set.
+    multilabel
+        Score each label on its own and keep every one over ``threshold``; False by default.
+    activation, threshold, coalesceSentences
+        As in ``DeBertaForSequenceClassification``: ``softmax``, 0.5 and False by default
+        (``sigmoid`` works as ``multilabel``).
+    entailmentIdParam, contradictionIdParam
+        The model's entailment and contradiction outputs: those its labels name, else 2 and 0.
+    batchSize, caseSensitive, maxSentenceLength, longSentenceStrategy
+        As in ``DeBertaEmbeddings``: 8, the model's own setting, 128 and ``window`` by default.
+    engine, precision, executionProvider, threads
+        As in ``DeBertaEmbeddings``: ``onnxruntime``, ``fp32``, ``cpu`` and 0 by default.
+
+    Examples
+    --------
+    The test NLI model has random weights: its choices mean nothing.
+
+    >>> from pyspark.ml import Pipeline
+    >>> from annotators import (
+    ...     DeBertaForZeroShotClassification,
+    ...     DocumentAssembler,
+    ...     LightPipeline,
+    ...     SentenceDetector,
+    ...     Tokenizer,
+    ... )
+    >>> folder = "tests/fixtures/models/deberta_v3_tiny_nli"
+    >>> zero_shot = (
+    ...     DeBertaForZeroShotClassification.loadSavedModel(folder)
+    ...     .setInputCols(["sentence", "token"])
+    ...     .setOutputCol("category")
+    ...     .setCandidateLabels(["music", "travel", "sports"])
+    ... )
+    >>> zero_shot.getClasses(), zero_shot.getEntailmentIdParam()
+    (['entailment', 'neutral', 'contradiction'], 0)
+    >>> stages = [
+    ...     DocumentAssembler().setInputCol("text").setOutputCol("document"),
+    ...     SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+    ...     Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
+    ...     zero_shot,
+    ... ]
+    >>> model = Pipeline(stages=stages).fit(spark.createDataFrame([("",)], "text string"))
+    >>> [row] = LightPipeline(model).fullAnnotate("I love this song. The flight was late.")
+    >>> [category.result for category in row["category"]]
+    ['travel', 'sports']
+    >>> scores = row["category"][0].metadata
+    >>> round(sum(float(scores[label]) for label in ("music", "travel", "sports")), 4)
+    1.0
+    """
 
     candidateLabels = Param(
         Params._dummy(), "candidateLabels", "the labels to choose from", _label_list

@@ -7,12 +7,9 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from importlib import metadata
-from pathlib import Path
 
-DISTRIBUTION = "spark-deberta"
+from annotators.version import library_version
 
 DESCRIPTION = """\
 Spark NLP-compatible annotators running DeBERTa-v3 (ONNX) inside Spark.
@@ -33,21 +30,6 @@ exit codes: 0 done, 1 the job or export failed, 2 bad command line, config or mo
 """
 
 EXPORT_HELP = "export a Hugging Face DeBERTa-v2/v3 checkpoint to a model folder (ONNX)"
-
-
-def version() -> str:
-    """The installed distribution's version; in a bare checkout, pyproject.toml's."""
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
-        if pyproject.is_file():
-            found = re.search(
-                r'^version\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.MULTILINE
-            )
-            if found:
-                return found.group(1)
-        return "unknown"
 
 
 def spark_missing() -> str | None:
@@ -72,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {library_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     run = commands.add_parser(
         "run",
@@ -112,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand; no arguments print the help and exit 2 (a usage error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--version"]:
-        print(f"spark-deberta {version()}")
+        print(f"spark-deberta {library_version()}")
         return 0
     if argv and argv[0] == "export":  # the exporter and the model runtime need no Spark
         return _export(argv[1:])

@@ -1,7 +1,7 @@
 """The seed pipeline's output on a fixed input, as plain JSON, to compare Spark environments.
 
 Each environment of the compatibility suite (PySpark 3.5, 4.0 and the newest; classic and Spark
-Connect) writes this record; tests/test_compat.py holds every record equal to the one the
+Connect) writes this record; tests/system/test_compat.py holds every record equal to the one the
 newest classic PySpark gives (annotations identical, vectors and scores within 1e-5).
 """
 

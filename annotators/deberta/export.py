@@ -49,6 +49,7 @@ from annotators.deberta.tokenizer_json import (
 )
 from annotators.errors import ExportError, ModelFolderError
 from annotators.tasks import ARCHITECTURE_TASKS, TASKS
+from annotators.version import library_version
 
 OPSET = 17
 #: Sequence lengths (without padding) of the parity batches; each batch pads to its longest.
@@ -493,15 +494,6 @@ def _check_pieces(
         "allowed": allow,
         "differences": found,
     }
-
-
-def library_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("spark-deberta")
-    except Exception:
-        return "unknown"
 
 
 __all__ = ["ExportError", "ModelFolderError", "export_checkpoint"]

@@ -144,7 +144,8 @@ def import_spark_nlp_folder(
     import onnxruntime as ort
     import sentencepiece as spm
 
-    from annotators.deberta.export import library_version, special_tokens
+    from annotators.deberta.export import special_tokens
+    from annotators.version import library_version
 
     folder = Path(source).expanduser().resolve()
     target = Path(out).expanduser().resolve()

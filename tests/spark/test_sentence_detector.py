@@ -1,0 +1,175 @@
+"""SentenceDetector: the golden rules, every parameter, and the Spark stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from annotators import DocumentAssembler, SentenceDetector
+from annotators.sentence import SentenceRules, split_sentences
+from tests.support import annotations_of
+
+GOLDEN = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "golden_rules_en.json").read_text()
+)
+#: Rules we knowingly fail; README.md explains each. A rule that starts passing fails the test
+#: (strict xfail) so the README's score cannot go stale.
+KNOWN_FAILURES = {18}
+
+
+DEFAULT_RULES = SentenceRules()
+
+
+def sentences(text: str, rules: SentenceRules = DEFAULT_RULES) -> list[str]:
+    return [text[start:end] for start, end in split_sentences(text, rules)]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(r, id=f"{r['number']:02d}-{r['name']}", marks=pytest.mark.xfail(strict=True))
+        if r["number"] in KNOWN_FAILURES
+        else pytest.param(r, id=f"{r['number']:02d}-{r['name']}")
+        for r in GOLDEN["rules"]
+    ],
+)
+def test_golden_rule(rule: dict) -> None:
+    assert sentences(rule["text"]) == rule["sentences"]
+
+
+def test_golden_rules_score_meets_the_goal() -> None:
+    passed = sum(sentences(r["text"]) == r["sentences"] for r in GOLDEN["rules"])
+    assert len(GOLDEN["rules"]) == 48
+    assert passed == 48 - len(KNOWN_FAILURES) >= 46
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "First paragraph without a stop\n\nSecond one",
+            ["First paragraph without a stop", "Second one"],
+        ),
+        ("A line\nbroken by a PDF.", ["A line\nbroken by a PDF."]),
+        ("   ", []),
+        ("", []),
+        ("No terminal at all", ["No terminal at all"]),
+        (
+            "안녕하세요. 만나서 반갑습니다! 잘 지내요?",
+            ["안녕하세요.", "만나서 반갑습니다!", "잘 지내요?"],
+        ),
+        ("今天天气很好。我们去公园吧！", ["今天天气很好。", "我们去公园吧！"]),
+        ("Dr. Watson arrived. He sat down.", ["Dr. Watson arrived.", "He sat down."]),
+        (
+            "See e.g. Smith and approx. 5 others. Then stop.",
+            ["See e.g. Smith and approx. 5 others.", "Then stop."],
+        ),
+        ("Wait... What happened?", ["Wait...", "What happened?"]),
+        ("• apples • pears • plums", ["• apples", "• pears", "• plums"]),
+        ("He said \u201cgo.\u201d Then he left.", ["He said \u201cgo.\u201d", "Then he left."]),
+    ],
+)
+def test_boundaries(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
+def test_abbreviation_rules_can_be_switched_off() -> None:
+    text = "I can see Mt. Fuji from here."
+    assert sentences(text, SentenceRules(use_abbreviations=False)) == [
+        "I can see Mt.",
+        "Fuji from here.",
+    ]
+
+
+def test_list_detection_can_be_switched_off() -> None:
+    text = "1) The first item 2) The second item"
+    assert sentences(text, SentenceRules(detect_lists=False)) == [text]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ("none", ["first part", "second part", "third"]),
+        ("prepend", ["first part", "|| second part", "|| third"]),
+        ("append", ["first part ||", "second part ||", "third"]),
+    ],
+)
+def test_custom_bounds_strategies(strategy: str, expected: list[str]) -> None:
+    rules = SentenceRules(custom_bounds=(r"\|\|",), custom_bounds_strategy=strategy)
+    assert sentences("first part || second part || third", rules) == expected
+
+
+def test_custom_bounds_only_ignores_the_pragmatic_rules() -> None:
+    text = "One. Two; three. Four"
+    mixed = SentenceRules(custom_bounds=(";",))
+    only = SentenceRules(custom_bounds=(";",), use_custom_bounds_only=True)
+    assert sentences(text, mixed) == ["One.", "Two", "three.", "Four"]
+    assert sentences(text, only) == ["One. Two", "three. Four"]
+
+
+def test_split_length_cuts_long_sentences_at_whitespace_and_keeps_long_words_whole() -> None:
+    text = "aaaa bbbb cccc dddd " + "x" * 25 + " yy zz"
+    pieces = sentences(text, SentenceRules(split_length=10))
+    assert pieces == ["aaaa bbbb", "cccc dddd", "x" * 25, "yy zz"]
+    assert all(len(p) <= 10 for p in pieces if " " in p)
+
+
+def test_min_and_max_length_drop_sentences_outside_the_range() -> None:
+    text = "Hi. This one is long enough. Ok."
+    assert sentences(text, SentenceRules(min_length=4)) == ["This one is long enough."]
+    assert sentences(text, SentenceRules(max_length=3)) == ["Hi.", "Ok."]
+
+
+def test_bad_parameters_are_refused_with_the_value() -> None:
+    with pytest.raises(ValueError, match="customBoundsStrategy 'middle' is not supported"):
+        SentenceDetector().setCustomBoundsStrategy("middle")
+    with pytest.raises(ValueError, match="minLength must be >= 0, got -1"):
+        SentenceDetector().setMinLength(-1)
+    # a cross-parameter rule: checked when the stage runs, whatever order the values came in
+    with pytest.raises(ValueError, match="maxLength \\(2\\) must be >= minLength \\(5\\)"):
+        SentenceDetector().setMinLength(5).setMaxLength(2).row_core()
+    with pytest.raises(ValueError, match="customBounds: pattern '\\(' is not a valid regex"):
+        SentenceDetector().setCustomBounds(["("]).rules()
+
+
+def test_defaults_match_the_reference() -> None:
+    detector = SentenceDetector()
+    assert detector.getUseAbbreviations() is True
+    assert detector.getDetectLists() is True
+    assert detector.getUseCustomBoundsOnly() is False
+    assert detector.getCustomBounds() == []
+    assert detector.getCustomBoundsStrategy() == "none"
+    assert detector.getExplodeSentences() is False
+    assert (detector.getMinLength(), detector.getMaxLength()) == (0, 99999)
+    assert detector.getOutputCol() == "sentence"
+
+
+def test_spark_stage_offsets_and_metadata(spark) -> None:
+    text = "  Hello World. My name is Jonas.  "
+    df = spark.createDataFrame([(text,)], "text string")
+    document = DocumentAssembler().setInputCol("text").transform(df)
+    out = SentenceDetector().setInputCols(["document"]).setOutputCol("sentence").transform(document)
+    assert out.schema["sentence"].metadata == {"annotatorType": "document"}
+    [found] = annotations_of(out.collect(), "sentence")
+    assert [(a["begin"], a["end"], a["result"], a["metadata"]) for a in found] == [
+        (2, 13, "Hello World.", {"sentence": "0"}),
+        (15, 31, "My name is Jonas.", {"sentence": "1"}),
+    ]
+    assert all(text[a["begin"] : a["end"] + 1] == a["result"] for a in found)
+
+
+def test_explode_sentences_gives_one_row_per_sentence(spark) -> None:
+    df = spark.createDataFrame([(1, "One. Two. Three."), (2, "Four.")], "id int, text string")
+    document = DocumentAssembler().setInputCol("text").transform(df)
+    detector = SentenceDetector().setInputCols("document").setExplodeSentences(True)
+    out = detector.transform(document)
+    rows = out.orderBy("id").collect()
+    assert [(r.id, [a.result for a in r.sentence]) for r in rows] == [
+        (1, ["One."]),
+        (1, ["Two."]),
+        (1, ["Three."]),
+        (2, ["Four."]),
+    ]
+    assert out.schema["sentence"].metadata == {"annotatorType": "document"}

@@ -1,0 +1,77 @@
+"""The benchmark's smoke run: the whole script on the tiny shape, so that it never rots."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
+    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--shape", "tiny"]
+    command += ["--sentences", "60", "--runs", "1", "--light-calls", "5"]
+    command += ["--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    rows = result["rows"]
+    assert len(rows) == 11
+    assert result["corpus"]["sentences"] >= 30
+    for name, row in rows.items():
+        assert row["startup_s"] > 0, name
+        if "seconds" in row:
+            assert row["seconds"] > 0 and row["positions"] > 0, name
+            assert 0 < row["padding"] <= 1, name
+        if name[0] in "234":  # Spark paths: the workers' memory was seen
+            assert row["rss_mib"] > 50, name
+    assert rows["5 LightPipeline, single texts"]["p95_ms"] > 0
+    assert set(result["ratios"]) == {
+        "fp32_vs_ceiling",
+        "bf16_vs_its_ceiling",
+        "best_vs_fp32",
+        "fp32_vs_baseline",
+        "fp32_vs_sorted_baseline",
+        "int8_vs_fp32",
+    }
+    for name, row in rows.items():
+        if "seconds" in row:
+            assert 0 < row["of_peak"] < 1.5 and row["peak"] in ("fp32", "bf16", "int8"), name
+    assert set(result["peaks"]) == {"fp32", "bf16", "int8"}
+    assert result["flops_per_piece"]["total"] > result["flops_per_piece"]["dense"] > 0
+    for name in ("1 ceiling: ONNX Runtime fp32 alone", "1b ceiling: OpenVINO bf16 alone"):
+        layouts = result["ceiling_sweeps"][name]["sequences_per_s_by_layout"]
+        assert "1 process x 2 threads" in layouts and rows[name]["layout"] in layouts
+    cosines = result["cosine_to_fp32"]
+    assert cosines["OpenVINO fp32"]["min"] > 0.99999
+    assert 0.999 < cosines["OpenVINO bf16"]["mean"] <= 1.0 and 0.99 < cosines["int8"]["mean"] <= 1
+    # The sorted baseline pads less than the one in input order.
+    assert (
+        rows["4b baseline: PyTorch pandas UDF, length-sorted batches"]["padding"]
+        > rows["4 baseline: PyTorch pandas UDF"]["padding"]
+    )
+    assert result["map_in_arrow_vs_arrow_udf"] > 0
+    table = (tmp_path / "out" / "tiny.md").read_text()
+    assert "| 2 ours fp32 |" in table and "fp32 vs baseline" in table
+    assert table.strip() in done.stdout
+
+
+def test_the_readme_has_the_benchmark_table_markers() -> None:
+    from bench.run import README, README_END, README_START
+
+    assert README == ROOT / "README.md"
+    # The table stays in the README's Benchmark section; the methodology is docs/benchmark.md.
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Benchmark\n", 1)[1].split("\n## ", 1)[0]
+    assert section.index(README_START) < section.index(README_END)
+    assert "(docs/benchmark.md)" in section

@@ -291,18 +291,6 @@ class AnnotatorParams(ParamDocs, Params):
         Params._dummy(), "outputCol", "output annotation column", TypeConverters.toString
     )
 
-    def _set_keywords(self, keywords: Mapping[str, object]) -> None:
-        """Set constructor keywords, refusing a name that is not one of the stage's Params."""
-        from annotators.errors import ParamError
-
-        unknown = sorted(name for name in keywords if not self.hasParam(name))
-        if unknown:
-            known = ", ".join(sorted(p.name for p in self.params))
-            raise ParamError(
-                f"{type(self).__name__} has no parameter {', '.join(unknown)}; known: {known}"
-            )
-        self._set(**{k: v for k, v in keywords.items() if v is not None})
-
     def setInputCols(self, *value: str | Sequence[str]) -> AnnotatorParams:
         return self._set(inputCols=column_names(value))
 

@@ -169,7 +169,7 @@ class DocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, DefaultPa
     ) -> None:
         super().__init__()
         self._setDefault(outputCol=DOCUMENT, cleanupMode="disabled")
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def setInputCol(self, value: str) -> DocumentAssembler:
         return self._set(inputCol=value)
@@ -369,7 +369,7 @@ class MultiDocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, Defa
     ) -> None:
         super().__init__()
         self._setDefault(cleanupMode="disabled")
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def setInputCols(self, *value: str | list[str]) -> MultiDocumentAssembler:
         return self._set(inputCols=column_names(value))

@@ -270,10 +270,24 @@ class SentenceEmbeddings(AnnotatorModel):
         inputCols: list[str] | None = None,
         outputCol: str = "sentence_embeddings",
         poolingStrategy: str = "AVERAGE",
+        dimension: int | None = None,
+        storageRef: str | None = None,
     ) -> None:
         super().__init__()
         self._setDefault(outputCol="sentence_embeddings", poolingStrategy="AVERAGE")
         self._set_keywords(self._input_kwargs)
+
+    def setDimension(self, value: int) -> SentenceEmbeddings:
+        return self._set(dimension=value)
+
+    def getDimension(self) -> int:
+        return self.getOrDefault(self.dimension)
+
+    def setStorageRef(self, value: str) -> SentenceEmbeddings:
+        return self._set(storageRef=value)
+
+    def getStorageRef(self) -> str:
+        return self.getOrDefault(self.storageRef)
 
     def setPoolingStrategy(self, value: str) -> SentenceEmbeddings:
         return self._set(poolingStrategy=value)

@@ -107,7 +107,7 @@ class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultP
     ) -> None:
         super().__init__()
         self._setDefault(outputAsVector=False, cleanAnnotations=False)
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def setInputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
         return self._set(inputCols=column_names(value))

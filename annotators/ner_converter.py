@@ -237,7 +237,7 @@ class NerConverter(AnnotatorModel):
     ) -> None:
         super().__init__()
         self._setDefault(outputCol="ner_chunk", preservePosition=True, nerHasNoSchema=False)
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def setWhiteList(self, value: list[str]) -> Self:
         return self._set(whiteList=value)

@@ -8,7 +8,7 @@ rules (minLength <= maxLength and the like) are checked when the stage runs, wit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyspark.ml.param import TypeConverters
@@ -99,3 +99,14 @@ class ParamDocs:
                 method = cls.__dict__.get(f"{prefix}{capital}")
                 if callable(method) and not method.__doc__:
                     method.__doc__ = f"{verb} ``{name}``: {param.doc}."
+
+    def _set_keywords(self, keywords: Mapping[str, object]) -> None:
+        """Set constructor keywords: a name that is not one of the stage's Params is refused,
+        and None means "not given" (the default stays), as in the stages' setters' docs."""
+        unknown = sorted(name for name in keywords if not self.hasParam(name))  # type: ignore[attr-defined]
+        if unknown:
+            known = ", ".join(sorted(p.name for p in self.params))  # type: ignore[attr-defined]
+            raise ParamError(
+                f"{type(self).__name__} has no parameter {', '.join(unknown)}; known: {known}"
+            )
+        self._set(**{k: v for k, v in keywords.items() if v is not None})  # type: ignore[attr-defined]

@@ -527,7 +527,7 @@ class SentenceDetector(AnnotatorModel):
             minLength=0,
             maxLength=99999,
         )
-        self._set(**self._input_kwargs)
+        self._set_keywords(self._input_kwargs)
 
     def setUseAbbreviations(self, value: bool) -> SentenceDetector:
         return self._set(useAbbreviations=value)

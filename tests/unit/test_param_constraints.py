@@ -50,3 +50,12 @@ def test_the_library_own_refusals_are_in_the_family() -> None:
     of the right type; PySpark's TypeError stays for the wrong type."""
     with pytest.raises(SparkDebertaError):
         annotators.SentenceDetector().setMinLength(-1)
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"), PARAMS, ids=[f"{cls.__name__}.{name}" for cls, name in PARAMS]
+)
+def test_a_keyword_given_as_none_leaves_the_default(cls, name) -> None:
+    """``Stage(param=None)`` means "not given", as a Spark NLP script passes optional ones."""
+    stage = cls(**{name: None})
+    assert not stage.isSet(stage.getParam(name))

@@ -17,7 +17,8 @@ RUNTIME_WITHOUT_SPARK = """
 import sys
 import annotators, annotators.errors, annotators.tasks
 from annotators.annotation import TOKEN, make_annotation
-from annotators.deberta import classification, export, spark_nlp_folder, tokenizer_json
+from annotators.deberta import answering, classification, export, spark_nlp_folder, tagging
+from annotators.deberta import tokenizer_json, zero_shot
 from annotators.deberta.encoder import EncoderSettings, embed_rows
 from annotators.deberta.pretrained import load_model_folder, resolve_pretrained
 

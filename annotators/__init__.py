@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from annotators.errors import SparkMissingError
+from annotators.version import library_version
 
 #: Each public name and the module that defines it.
 _EXPORTS = {
@@ -33,15 +34,27 @@ _EXPORTS = {
     "LightPipeline": "annotators.light",
     "MultiDocumentAssembler": "annotators.document",
     "NerConverter": "annotators.ner_converter",
+    "Pipeline": "pyspark.ml",
+    "PipelineModel": "pyspark.ml",
     "SentenceDetector": "annotators.sentence",
     "SentenceEmbeddings": "annotators.embeddings",
     "Tokenizer": "annotators.tokenizer",
     "TokenizerModel": "annotators.tokenizer",
+    "start": "annotators.session",
 }
 
 __all__ = sorted(_EXPORTS)
+__version__ = library_version()
+
+
+def version() -> str:
+    """This library's version (``sparknlp.version()``'s counterpart)."""
+    return __version__
+
 
 if TYPE_CHECKING:
+    from pyspark.ml import Pipeline, PipelineModel
+
     from annotators.annotation import (
         CATEGORY,
         CHUNK,
@@ -60,6 +73,7 @@ if TYPE_CHECKING:
     from annotators.ner_converter import NerConverter
     from annotators.question_answering import DeBertaForQuestionAnswering
     from annotators.sentence import SentenceDetector
+    from annotators.session import start
     from annotators.token_classifier import DeBertaForTokenClassification
     from annotators.tokenizer import Tokenizer, TokenizerModel
     from annotators.zero_shot import DeBertaForZeroShotClassification

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from pyspark.ml.param import Param, Params, TypeConverters
 
 from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict
-from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.deberta.classification import (
     ACTIVATIONS,
     ScoringSettings,
@@ -33,6 +32,7 @@ from annotators.deberta.classification import (
 from annotators.errors import StageInputError
 from annotators.model_stage import LabelledModelStage
 from annotators.params import ParamDocs, choice
+from annotators.stage import BatchAnnotateFn, keyword_only
 
 #: [CLS] a [SEP] b [SEP] with one piece of each text.
 MIN_PAIR_SENTENCE_LENGTH = 5

@@ -28,10 +28,10 @@ from annotators.annotation import (
     column_metadata,
     make_annotation,
 )
-from annotators.base import column_names, keyword_only
 from annotators.errors import StageInputError
 from annotators.params import ParamDocs, choice
 from annotators.spark_compat import valid_utf8, with_column
+from annotators.stage import column_names, keyword_only
 
 _WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
 _ESCAPED_NEWLINE = "(?:\\\\r)?(?:\\\\n)"  # the two-character text \n, optionally after \r

@@ -15,12 +15,12 @@ from annotators.annotation import (
     AnnotationDict,
     make_annotation,
 )
-from annotators.base import AnnotateFn, AnnotatorModel, BatchAnnotateFn, keyword_only
 from annotators.deberta.encoder import EncoderSettings, embed_rows
 from annotators.deberta.model_folder import ModelFolder
 from annotators.errors import ParamError
 from annotators.model_stage import MAX_SENTENCE_LENGTH_LIMIT, DebertaModelStage
 from annotators.params import choice
+from annotators.stage import AnnotateFn, AnnotatorModel, BatchAnnotateFn, keyword_only
 
 if TYPE_CHECKING:
     from typing import Self

@@ -14,9 +14,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from annotators.annotation import ANNOTATOR_TYPE_KEY, SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
-from annotators.base import annotator_types_of, column_names, keyword_only
 from annotators.errors import StageInputError
 from annotators.params import ParamDocs
+from annotators.stage import annotator_types_of, column_names, keyword_only
 
 EMBEDDING_TYPES = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
 

@@ -15,10 +15,10 @@ from pyspark.ml import Estimator, PipelineModel, Transformer
 from pyspark.sql import DataFrame
 
 from annotators.annotation import Annotation, AnnotationDict, to_annotation
-from annotators.base import AnnotatorModel, BatchAnnotateFn, chunk_bounds
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.errors import StageInputError
 from annotators.finisher import EmbeddingsFinisher
+from annotators.stage import AnnotatorModel, BatchAnnotateFn, chunk_bounds
 
 #: One input: a text, or a row as ``{input column: text}`` for pipelines with several
 #: DocumentAssemblers (sentence pairs).

@@ -17,7 +17,6 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import MLReader, MLWriter
 from pyspark.sql import DataFrame, SparkSession
 
-from annotators.base import ANNOTATION_BYTES, AnnotateFn, AnnotatorModel
 from annotators.deberta.encoder import (
     ENGINES,
     EXECUTION_PROVIDERS,
@@ -32,6 +31,7 @@ from annotators.errors import ModelFolderError
 from annotators.model_persistence import ModelFolderReader, ModelFolderWriter
 from annotators.model_shipping import ShippedFiles, ship_model_files
 from annotators.params import bounded_int, choice
+from annotators.stage import ANNOTATION_BYTES, AnnotateFn, AnnotatorModel
 from annotators.tasks import task_named
 
 if TYPE_CHECKING:

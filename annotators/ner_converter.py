@@ -34,7 +34,7 @@ from annotators.annotation import (
     make_annotation,
     sentence_key,
 )
-from annotators.base import AnnotateFn, AnnotatorModel, keyword_only
+from annotators.stage import AnnotateFn, AnnotatorModel, keyword_only
 
 if TYPE_CHECKING:
     from typing import Self

@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from annotators.annotation import CHUNK, DOCUMENT, AnnotationDict
-from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.deberta.answering import MIN_QA_SENTENCE_LENGTH, answer_rows
 from annotators.deberta.model_folder import ModelFolder
 from annotators.errors import StageInputError
 from annotators.model_stage import DebertaModelStage
+from annotators.stage import BatchAnnotateFn, keyword_only
 
 __all__ = ["DeBertaForQuestionAnswering"]
 

@@ -26,7 +26,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from annotators.annotation import DOCUMENT, AnnotationDict, column_metadata, make_annotation
-from annotators.base import AnnotateFn, AnnotatorModel, keyword_only
 from annotators.params import bounded_int, check_min_max, choice, java_patterns
 from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 from annotators.sentence_rules import (
@@ -36,6 +35,7 @@ from annotators.sentence_rules import (
     PREPOSITIVE,
     SENTENCE_STARTERS,
 )
+from annotators.stage import AnnotateFn, AnnotatorModel, keyword_only
 
 CLOSERS = "\"'”’»)]}」』"
 OPENERS = "\"'“‘«([{¿¡「『"

@@ -19,9 +19,9 @@ from annotators.annotation import (
     TOKEN,
     AnnotationDict,
 )
-from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.deberta.tagging import tag_rows
 from annotators.model_stage import LabelledModelStage
+from annotators.stage import BatchAnnotateFn, keyword_only
 
 __all__ = ["DeBertaForTokenClassification"]
 

@@ -29,7 +29,10 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
 
 from annotators.annotation import DOCUMENT, TOKEN, AnnotationDict, make_annotation
-from annotators.base import (
+from annotators.errors import ParamError
+from annotators.params import bounded_int, check_min_max, java_pattern, java_patterns
+from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
+from annotators.stage import (
     AnnotateFn,
     AnnotatorEstimator,
     AnnotatorModel,
@@ -37,9 +40,6 @@ from annotators.base import (
     copy_params,
     keyword_only,
 )
-from annotators.errors import ParamError
-from annotators.params import bounded_int, check_min_max, java_pattern, java_patterns
-from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 
 DEFAULT_CONTEXT_CHARS = (".", ",", ";", ":", "!", "?", "*", "-", "(", ")", '"', "'")
 _PROTECT_CHAR = "\u2188"  # stands in for whitespace inside an exception; never whitespace itself

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from pyspark.ml.param import Param, Params, TypeConverters
 
 from annotators.annotation import CATEGORY, DOCUMENT, TOKEN, AnnotationDict
-from annotators.base import BatchAnnotateFn, keyword_only
 from annotators.classifier import ScoringParams
 from annotators.deberta.model_folder import ModelFolder
 from annotators.deberta.zero_shot import ZeroShotSettings, label_index, zero_shot_rows
 from annotators.errors import ParamError, StageInputError
 from annotators.model_stage import LabelledModelStage
+from annotators.stage import BatchAnnotateFn, keyword_only
 
 if TYPE_CHECKING:
     from typing import Self

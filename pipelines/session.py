@@ -13,6 +13,7 @@ from typing import TextIO
 from pyspark.sql import SparkSession
 
 from annotators.errors import ConfigError, JobError
+from annotators.session import new_session
 
 
 def _duration(seconds: float) -> str:
@@ -191,18 +192,4 @@ def session(spark_conf: str | None = None) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    from pyspark import SparkConf, SparkContext
-
-    builder = SparkSession.builder.appName("spark-deberta")
-    for key, value in settings.items():
-        builder = builder.config(key, value)
-    # Under spark-submit the JVM is already up and holds --master; a SparkConf made before the
-    # gateway is initialised would not see it (and the job would silently run in local[*]).
-    # Otherwise this launches the JVM, with the settings that only apply at launch (memory).
-    SparkContext._ensure_initialized(conf=SparkConf(loadDefaults=False).setAll(settings.items()))
-    master = settings.get("spark.master") or SparkConf().get("spark.master", None)
-    if master is None:
-        builder = builder.master("local[*]")
-    if master is None or master.startswith("local"):
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return builder.getOrCreate()
+    return new_session(settings)

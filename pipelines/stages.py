@@ -27,7 +27,7 @@ from pipelines.config import apply_params
 if TYPE_CHECKING:
     from pyspark.accumulators import Accumulator
 
-    from annotators.base import BatchAnnotateFn
+    from annotators.stage import BatchAnnotateFn
 
 
 def model_note(model: str, lang: str) -> str | None:

@@ -15,15 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from annotators.base import (
+from annotators.deberta.encoder import plan_batches
+from annotators.errors import JobError, RowTooLargeError
+from annotators.stage import (
     ANNOTATION_BYTES,
     CHUNK_BYTES,
     ROWS_PER_CHUNK,
     check_row_sizes,
     chunk_bounds,
 )
-from annotators.deberta.encoder import plan_batches
-from annotators.errors import JobError, RowTooLargeError
 from pipelines.arguments import parse_args
 from pipelines.config import defaults
 from pipelines.inputs import read_documents

@@ -15,6 +15,7 @@ STAGES = [
     for name in annotators.__all__
     if isinstance(getattr(annotators, name), type)
     and hasattr(getattr(annotators, name), "params")
+    and getattr(annotators, name).__module__.startswith("annotators.")
     and name != "LightPipeline"
 ]
 PARAMS = [(cls, param.name) for cls in STAGES for param in cls().params]

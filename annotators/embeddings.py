@@ -289,8 +289,8 @@ class SentenceEmbeddings(AnnotatorModel):
     def getStorageRef(self) -> str:
         return self.getOrDefault(self.storageRef)
 
-    def setPoolingStrategy(self, value: str) -> SentenceEmbeddings:
-        return self._set(poolingStrategy=value)
+    def setPoolingStrategy(self, strategy: str) -> SentenceEmbeddings:
+        return self._set(poolingStrategy=strategy)
 
     def getPoolingStrategy(self) -> str:
         return self.getOrDefault(self.poolingStrategy)

@@ -106,7 +106,7 @@ class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultP
         cleanAnnotations: bool = False,
     ) -> None:
         super().__init__()
-        self._setDefault(outputAsVector=False, cleanAnnotations=False)
+        self._setDefault(outputCols=[], outputAsVector=False, cleanAnnotations=False)
         self._set_keywords(self._input_kwargs)
 
     def setInputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
@@ -119,9 +119,8 @@ class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultP
         return self._set(outputCols=column_names(value))
 
     def getOutputCols(self) -> list[str]:
-        if self.isDefined(self.outputCols):
-            return self.getOrDefault(self.outputCols)
-        return [f"finished_{c}" for c in self.getInputCols()]
+        """The output columns; when none are given (the default, []) ``finished_<input>``."""
+        return self.getOrDefault(self.outputCols) or [f"finished_{c}" for c in self.getInputCols()]
 
     def setOutputAsVector(self, value: bool) -> EmbeddingsFinisher:
         return self._set(outputAsVector=value)

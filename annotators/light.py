@@ -144,13 +144,13 @@ class LightPipeline:
         flat = _pipeline_stages(self._stages)
         self._first = flat[0] if flat else None
 
-    def transform(self, dataset: DataFrame) -> DataFrame:
+    def transform(self, dataframe: DataFrame) -> DataFrame:
         """The whole pipeline on a DataFrame (Spark NLP's ``LightPipeline.transform``); with
         ``output_cols``, the input's columns and those."""
-        annotated = PipelineModel(self._stages).transform(dataset)
+        annotated = PipelineModel(self._stages).transform(dataframe)
         if self.output_cols is None:
             return annotated
-        return annotated.select(*dict.fromkeys([*dataset.columns, *self.output_cols]))
+        return annotated.select(*dict.fromkeys([*dataframe.columns, *self.output_cols]))
 
     def run_row(self, text: Text) -> dict[str, list[AnnotationDict]]:
         """Annotate one text, or one row given as ``{input column: text}`` (sentence pairs)."""

@@ -120,9 +120,10 @@ class DebertaModelStage(AnnotatorModel):
 
     @classmethod
     def loadSavedModel(
-        cls, folder: str | os.PathLike[str], spark: SparkSession | None = None
+        cls, folder: str | os.PathLike[str], spark_session: SparkSession | None = None
     ) -> Self:
-        """Import an exported model folder (model.onnx, spm.model, manifest.json)."""
+        """Import an exported model folder (model.onnx, spm.model, manifest.json); the session
+        is the reference's argument, not needed here."""
         model = load_model_folder(folder)
         found = model.manifest.task
         if found != cls.model_task:
@@ -200,8 +201,8 @@ class DebertaModelStage(AnnotatorModel):
 
     # -- params ---------------------------------------------------------------------------
 
-    def setBatchSize(self, value: int) -> Self:
-        return self._set(batchSize=value)
+    def setBatchSize(self, v: int) -> Self:
+        return self._set(batchSize=v)
 
     def getBatchSize(self) -> int:
         return self.getOrDefault(self.batchSize)

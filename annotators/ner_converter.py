@@ -239,8 +239,8 @@ class NerConverter(AnnotatorModel):
         self._setDefault(outputCol="ner_chunk", preservePosition=True, nerHasNoSchema=False)
         self._set_keywords(self._input_kwargs)
 
-    def setWhiteList(self, value: list[str]) -> Self:
-        return self._set(whiteList=value)
+    def setWhiteList(self, entities: list[str]) -> Self:
+        return self._set(whiteList=entities)
 
     def getWhiteList(self) -> list[str] | None:
         return self.getOrDefault(self.whiteList) if self.isDefined(self.whiteList) else None

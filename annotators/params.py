@@ -110,3 +110,29 @@ class ParamDocs:
                 f"{type(self).__name__} has no parameter {', '.join(unknown)}; known: {known}"
             )
         self._set(**{k: v for k, v in keywords.items() if v is not None})  # type: ignore[attr-defined]
+
+    def getParamValue(self, paramName: str) -> Callable[[], Any]:
+        """A function giving the parameter's value, or None when it has none (the reference's
+        accessor for code written against its generic getters)."""
+
+        def value() -> Any:
+            try:
+                return self.getOrDefault(paramName)  # type: ignore[attr-defined]
+            except KeyError:
+                return None
+
+        return value
+
+    def setParamValue(self, paramName: str) -> Callable[[Any], Any]:
+        """A function that sets the parameter and returns the stage (the reference's)."""
+
+        def set_value(value: Any) -> Any:
+            self.set(self.getParam(paramName), value)  # type: ignore[attr-defined]
+            return self
+
+        return set_value
+
+    def setParams(self) -> Any:
+        """Set the keywords of the last ``@keyword_only`` call (the reference's)."""
+        self._set_keywords(getattr(self, "_input_kwargs", {}))
+        return self

@@ -290,9 +290,35 @@ class AnnotatorParams(ParamDocs, Params):
     outputCol = Param(
         Params._dummy(), "outputCol", "output annotation column", TypeConverters.toString
     )
+    lazyAnnotator = Param(
+        Params._dummy(),
+        "lazyAnnotator",
+        "the reference's RecursivePipeline flag; kept for ported code, no effect here",
+        TypeConverters.toBoolean,
+    )
+
+    def setLazyAnnotator(self, value: bool) -> AnnotatorParams:
+        return self._set(lazyAnnotator=value)
+
+    def getLazyAnnotator(self) -> bool:
+        return (
+            self.getOrDefault(self.lazyAnnotator) if self.isDefined(self.lazyAnnotator) else False
+        )
 
     def setInputCols(self, *value: str | Sequence[str]) -> AnnotatorParams:
         return self._set(inputCols=column_names(value))
+
+    def inputColsValidation(self, value: Sequence[str | Sequence[str]]) -> None:
+        """The reference's check of ``setInputCols`` arguments: as many columns as the stage
+        has input types (the stage checks the columns' types too when it runs)."""
+        columns = column_names(value)
+        types = list(getattr(self, "input_annotator_types", ()))
+        if types and len(columns) != len(types):
+            raise TypeError(
+                f"setInputCols in {self.uid} expecting {len(types)} columns. Provided column "
+                f"amount: {len(columns)}. Which should be columns from the following "
+                f"annotators: {types}"
+            )
 
     def getInputCols(self) -> list[str]:
         return self.getOrDefault(self.inputCols)
@@ -313,6 +339,10 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
 
     input_annotator_types: ClassVar[tuple[str, ...]] = ()
     output_annotator_type: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._setDefault(lazyAnnotator=False)
 
     def row_core(self) -> AnnotateFn:
         """Return the core: a picklable function of one annotation list per input type."""
@@ -365,6 +395,10 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
 
 class AnnotatorEstimator(Estimator, AnnotatorParams, DefaultParamsReadable, DefaultParamsWritable):
     """An estimator whose fitted model is an ``AnnotatorModel`` (Spark NLP's Tokenizer is one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._setDefault(lazyAnnotator=False)
 
     def _fit(self, dataset: DataFrame) -> Model:
         raise NotImplementedError

@@ -159,20 +159,20 @@ class DeBertaForZeroShotClassification(LabelledModelStage, ScoringParams):
         if contradiction is not None:
             self._setDefault(contradictionIdParam=contradiction)
 
-    def setCandidateLabels(self, value: list[str]) -> Self:
-        return self._set(candidateLabels=value)
+    def setCandidateLabels(self, v: list[str]) -> Self:
+        return self._set(candidateLabels=v)
 
     def getCandidateLabels(self) -> list[str]:
         return self.getOrDefault(self.candidateLabels)
 
-    def setEntailmentIdParam(self, value: int) -> Self:
-        return self._set(entailmentIdParam=value)
+    def setEntailmentIdParam(self, v: int) -> Self:
+        return self._set(entailmentIdParam=v)
 
     def getEntailmentIdParam(self) -> int:
         return self.getOrDefault(self.entailmentIdParam)
 
-    def setContradictionIdParam(self, value: int) -> Self:
-        return self._set(contradictionIdParam=value)
+    def setContradictionIdParam(self, v: int) -> Self:
+        return self._set(contradictionIdParam=v)
 
     def getContradictionIdParam(self) -> int:
         return self.getOrDefault(self.contradictionIdParam)

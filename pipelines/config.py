@@ -98,7 +98,8 @@ STAGE_SECTIONS = (
     *(slot.stage_section for _, slot in job_slots()),
 )
 #: Params the job wires itself: setting them from the config would break the pipeline.
-WIRED_PARAMS = {"inputCol", "inputCols", "outputCol", "modelPath", "pairInputCol"}
+#: With the Params that do nothing here (kept for ported code), none is a config key.
+WIRED_PARAMS = {"inputCol", "inputCols", "outputCol", "modelPath", "pairInputCol", "lazyAnnotator"}
 
 
 def stage_classes() -> dict[str, type[Params]]:

@@ -62,6 +62,29 @@ def annotation_array_type() -> T.ArrayType:
     return T.ArrayType(annotation_type(), containsNull=True)
 
 
+@lru_cache(maxsize=1)
+def annotation_column_type() -> T.ArrayType:
+    """An annotation column's type as the reference's stages output it (its JVM's schema, as
+    its docs print it): ``begin`` and ``end`` never null, the other fields nullable, vector
+    elements not. (``Annotation.dataType()`` is the reference's Python declaration, which says
+    every field is non-nullable; the columns its stages write are this.)"""
+    from pyspark.sql import types as T
+
+    return T.ArrayType(
+        T.StructType(
+            [
+                T.StructField("annotatorType", T.StringType(), True),
+                T.StructField("begin", T.IntegerType(), False),
+                T.StructField("end", T.IntegerType(), False),
+                T.StructField("result", T.StringType(), True),
+                T.StructField("metadata", T.MapType(T.StringType(), T.StringType(), True), True),
+                T.StructField("embeddings", T.ArrayType(T.FloatType(), False), True),
+            ]
+        ),
+        containsNull=True,
+    )
+
+
 def __getattr__(name: str) -> Any:
     """``ANNOTATION_TYPE`` and ``ANNOTATION_ARRAY_TYPE``, built on first use: the cores import
     this module where PySpark is not installed (the model runtime, LightPipeline's cores)."""
@@ -77,7 +100,7 @@ def annotation_arrow_type() -> pa.DataType:
     """The Arrow type of an annotation column, as Spark's Arrow serializer expects it."""
     from pyspark.sql.pandas.types import to_arrow_type
 
-    return to_arrow_type(annotation_array_type())
+    return to_arrow_type(annotation_column_type())
 
 
 def annotations_to_arrow(rows: Sequence[Sequence[AnnotationDict]]) -> pa.Array:

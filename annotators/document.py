@@ -22,9 +22,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from annotators.annotation import (
-    ANNOTATION_TYPE,
     DOCUMENT,
     AnnotationDict,
+    annotation_column_type,
     column_metadata,
     make_annotation,
 )
@@ -36,11 +36,6 @@ from annotators.stage import column_names, keyword_only
 _WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
 _ESCAPED_NEWLINE = "(?:\\\\r)?(?:\\\\n)"  # the two-character text \n, optionally after \r
 _ESCAPED_TAB = "(?:\\\\t)"
-#: The annotation struct with every field nullable: Spark casts expressions to it, never to the
-#: strict schema (it will not cast a nullable field to a non-nullable one).
-_RELAXED_ARRAY_TYPE = T.ArrayType(
-    T.StructType([T.StructField(f.name, f.dataType, True) for f in ANNOTATION_TYPE.fields])
-)
 #: Characters Java's String.trim removes: everything up to and including U+0020.
 _TRIM_CHARS = "".join(chr(c) for c in range(0x21))
 
@@ -240,10 +235,12 @@ class DocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, DefaultPa
         return F.struct(
             F.lit(DOCUMENT).alias("annotatorType"),
             F.lit(0).alias("begin"),
-            (F.length(cleaned) - 1).alias("end"),
+            # never null (Spark cannot see that ``cleaned`` is not null here): the column
+            # type says so, as the reference's
+            F.coalesce(F.length(cleaned) - 1, F.lit(-1)).alias("end"),
             cleaned.alias("result"),
             metadata.alias("metadata"),
-            F.array().cast(T.ArrayType(T.FloatType())).alias("embeddings"),
+            F.array().cast(T.ArrayType(T.FloatType(), False)).alias("embeddings"),
         )
 
     def _row_metadata(self) -> Column:
@@ -301,7 +298,11 @@ class DocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, DefaultPa
                 f"DocumentAssembler: input column '{name}' has type {kind.simpleString()}; "
                 "it needs string or array<string>"
             )
-        docs = F.coalesce(docs.cast(_RELAXED_ARRAY_TYPE), F.array().cast(_RELAXED_ARRAY_TYPE))
+        column_type = annotation_column_type()
+        docs = F.coalesce(docs.cast(column_type), F.array().cast(column_type))
+        # The reference's column is nullable (its rows never are). A ``when`` without
+        # ``otherwise`` is; a literal condition would be folded away, so it reads the input.
+        docs = F.when(text.isNull() | text.isNotNull(), docs)
         output = self.getOutputCol()
         return with_column(dataset, output, docs, column_metadata(DOCUMENT))
 

@@ -23,9 +23,9 @@ from pyspark.sql.types import StructField, StructType
 
 from annotators import faults
 from annotators.annotation import (
-    ANNOTATION_ARRAY_TYPE,
     ANNOTATOR_TYPE_KEY,
     AnnotationDict,
+    annotation_column_type,
     annotations_from_arrow,
     annotations_to_arrow,
     column_metadata,
@@ -216,12 +216,12 @@ def annotation_udf(
         def run_one(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
             yield from annotate_stream((batch,) for batch in batches)
 
-        return F.arrow_udf(run_one, ANNOTATION_ARRAY_TYPE)
+        return F.arrow_udf(run_one, annotation_column_type())
 
     def run_many(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         yield from annotate_stream(batches)
 
-    return F.arrow_udf(run_many, ANNOTATION_ARRAY_TYPE)
+    return F.arrow_udf(run_many, annotation_column_type())
 
 
 def annotate_with_map_in_arrow(
@@ -244,7 +244,7 @@ def annotate_with_map_in_arrow(
     input_indices = [names.index(c) for c in inputs]
     replace_at = names.index(output) if output in names else None
     fields = list(dataset.schema.fields)
-    output_field = StructField(output, ANNOTATION_ARRAY_TYPE, True, dict(metadata))
+    output_field = StructField(output, annotation_column_type(), True, dict(metadata))
     if replace_at is None:
         fields.append(output_field)
         out_names = [*names, output]

@@ -50,6 +50,10 @@ DELIBERATE_BUILTINS = {
     ("annotators/faults.py", "OSError"): "an injected fault, failing as the OS would",
     ("pipelines/storage.py", "OSError "): "a rename Hadoop reports as failed, as os.rename would",
     ("annotators/hadoop_files.py", "OSError"): "renameat2's errno, as the OS reports it",
+    # the reference's contract: its LightPipeline, setInputCols check and start() raise TypeError
+    ("annotators/light.py", "TypeError"): "LightPipeline's call forms, as the reference's",
+    ("annotators/stage.py", "TypeError"): "inputColsValidation, as the reference's",
+    ("annotators/session.py", "TypeError"): "start(params=...) not a dict, as the reference's",
 }
 BUILTINS = {"ValueError", "RuntimeError", "TypeError", "KeyError", "OSError", "Exception"}
 

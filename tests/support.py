@@ -58,3 +58,14 @@ def local_session(app: str) -> Any:
     )
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def full_annotation(light: Any, text: str | None) -> dict[str, list[Any]]:
+    """``light.fullAnnotate(text)[0]``, for a null text too: the call refuses None as the
+    reference's does, and the rows API (what a null DataFrame row goes through) takes it."""
+    from annotators.annotation import to_annotation
+
+    return {
+        column: [to_annotation(a, light.parse_embeddings) for a in annotations]
+        for column, annotations in light.run_row(text).items()
+    }

@@ -19,6 +19,7 @@ from annotators import (
     Tokenizer,
 )
 from tests.cluster import cluster_with_driver_only_model, environment
+from tests.support import full_annotation
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,7 @@ def test_embeddings_on_a_standalone_cluster_with_a_driver_only_model(spark, tmp_
     )
     assert sorted(int(k) for k in result["rows"]) == list(range(len(TEXTS)))
     for index, text in enumerate(TEXTS):
-        expected = light.fullAnnotate(text)[0]["embeddings"]
+        expected = full_annotation(light, text)["embeddings"]
         got = result["rows"][str(index)]
         assert [(a.begin, a.end, a.result) for a in expected] == [tuple(g[:3]) for g in got]
         for a, g in zip(expected, got, strict=True):
@@ -214,7 +215,7 @@ def test_the_family_on_a_standalone_cluster_with_driver_only_models(spark, tmp_p
                     assert value == g[3][key]
 
     for index, text in enumerate(TEXTS):
-        [expected] = light.fullAnnotate(text)
+        expected = full_annotation(light, text)
         same(expected["ner"], result["ner"][str(index)])
         same(expected["ner_chunk"], result["chunks"][str(index)])
         same(expected["zero_shot"], result["zero_shot"][str(index)])

@@ -141,12 +141,20 @@ def ensure_worker_python(spark: SparkSession) -> None:
     executable = shutil.which(context.pythonExec) or context.pythonExec
     if executable == sys.executable or executable in _WORKER_PYTHONS_SEEN:
         return
+    # What a worker needs: the stages (which import PySpark), on the driver's Python version
+    # (PySpark refuses another minor version, but only inside the first task).
+    check = "import sys, annotators.stage; print('%d.%d' % sys.version_info[:2])"
+    ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
     try:
         probe = subprocess.run(
-            [executable, "-c", "import annotators"], capture_output=True, text=True, timeout=120
+            [executable, "-c", check], capture_output=True, text=True, timeout=120
         )
-        failed = probe.returncode != 0
-        reason = (probe.stderr.strip().splitlines() or ["exit " + str(probe.returncode)])[-1]
+        failed = probe.returncode != 0 or probe.stdout.strip() != ours
+        reason = (
+            (probe.stderr.strip().splitlines() or ["exit " + str(probe.returncode)])[-1]
+            if probe.returncode
+            else f"it is Python {probe.stdout.strip()}, this is Python {ours}"
+        )
     except OSError as error:
         failed, reason = True, str(error)
     if failed:

@@ -243,10 +243,8 @@ class Annotation:
 
     @staticmethod
     def arrayType() -> T.ArrayType:
-        """The Spark type of an annotation column."""
-        from pyspark.sql import types as T
-
-        return T.ArrayType(annotation_type())
+        """The Spark type of an annotation column (the reference's Python declaration)."""
+        return annotation_array_type()
 
     @staticmethod
     def fromRow(row: Any) -> Annotation:

@@ -52,14 +52,11 @@ def _pipeline_stages(stages: Iterable[Transformer]) -> list[Transformer]:
 
 
 def flatten_stages(stages: Iterable[Transformer]) -> list[Transformer]:
+    """The stages LightPipeline runs: nested PipelineModels opened, and each
+    MultiDocumentAssembler as its DocumentAssemblers."""
     out: list[Transformer] = []
-    for stage in stages:
-        if isinstance(stage, PipelineModel):
-            out.extend(flatten_stages(stage.stages))
-        elif isinstance(stage, MultiDocumentAssembler):
-            out.extend(stage.assemblers())
-        else:
-            out.append(stage)
+    for stage in _pipeline_stages(stages):
+        out.extend(stage.assemblers() if isinstance(stage, MultiDocumentAssembler) else [stage])
     return out
 
 
@@ -234,15 +231,11 @@ class LightPipeline:
         self, kind: str, args: tuple[Any, ...], metadata: Any
     ) -> tuple[bool, list[dict[str, list[AnnotationDict]]]]:
         """Run one call form: whether it was a single input, and each input's columns."""
-        if kind == "text":
+        if kind in ("text", "texts"):
             _text_metadata(args[0], metadata)
+        if kind in ("text", "row"):
             return True, self._shown(self.run_rows([args[0]]))
-        if kind == "texts":
-            _text_metadata(args[0], metadata)
-            return False, self._shown(self.run_rows(list(args[0])))
-        if kind == "row":
-            return True, self._shown(self.run_rows([args[0]]))
-        if kind == "rows":
+        if kind in ("texts", "rows"):
             return False, self._shown(self.run_rows(list(args[0])))
         if kind == "ids_texts":
             ids, texts = args

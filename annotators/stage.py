@@ -297,6 +297,10 @@ class AnnotatorParams(ParamDocs, Params):
         TypeConverters.toBoolean,
     )
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._setDefault(lazyAnnotator=False)
+
     def setLazyAnnotator(self, value: bool) -> AnnotatorParams:
         return self._set(lazyAnnotator=value)
 
@@ -339,10 +343,6 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
 
     input_annotator_types: ClassVar[tuple[str, ...]] = ()
     output_annotator_type: ClassVar[str] = ""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._setDefault(lazyAnnotator=False)
 
     def row_core(self) -> AnnotateFn:
         """Return the core: a picklable function of one annotation list per input type."""
@@ -395,10 +395,6 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
 
 class AnnotatorEstimator(Estimator, AnnotatorParams, DefaultParamsReadable, DefaultParamsWritable):
     """An estimator whose fitted model is an ``AnnotatorModel`` (Spark NLP's Tokenizer is one)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._setDefault(lazyAnnotator=False)
 
     def _fit(self, dataset: DataFrame) -> Model:
         raise NotImplementedError

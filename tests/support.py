@@ -69,3 +69,24 @@ def full_annotation(light: Any, text: str | None) -> dict[str, list[Any]]:
         column: [to_annotation(a, light.parse_embeddings) for a in annotations]
         for column, annotations in light.run_row(text).items()
     }
+
+
+def library_classes() -> dict[str, type]:
+    """The classes ``annotators`` exports that are this library's own (its ``__all__`` also
+    has annotation-type strings, and pyspark.ml's Pipeline and PipelineModel for the
+    reference's star imports)."""
+    import annotators
+
+    found = {name: getattr(annotators, name) for name in annotators.__all__}
+    return {
+        name: value
+        for name, value in found.items()
+        if isinstance(value, type) and value.__module__.startswith("annotators.")
+    }
+
+
+def param_stages() -> dict[str, type]:
+    """The library's classes that are pyspark.ml stages (they have Params)."""
+    from pyspark.ml.param import Params
+
+    return {name: cls for name, cls in library_classes().items() if issubclass(cls, Params)}

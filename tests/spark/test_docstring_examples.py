@@ -17,16 +17,12 @@ from pathlib import Path
 import pytest
 
 import annotators
+from tests.support import library_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Every public class of this library (the annotation type names in ``__all__`` are strings;
 #: pyspark.ml's Pipeline and PipelineModel are there for the reference's star imports).
-CLASSES = [
-    name
-    for name in annotators.__all__
-    if inspect.isclass(getattr(annotators, name))
-    and getattr(annotators, name).__module__.startswith("annotators.")
-]
+CLASSES = list(library_classes())
 #: Public classes that are not stages: no parameters to document, an example optional.
 NOT_STAGES = {"Annotation"}
 STAGES = [name for name in CLASSES if name not in NOT_STAGES]

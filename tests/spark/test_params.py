@@ -22,6 +22,7 @@ from annotators import (
     TokenizerModel,
 )
 from annotators.errors import ParamError, SparkDebertaError, StageInputError
+from tests.support import param_stages
 
 #: (stage class, parameter, bad value, message)
 RULES = [
@@ -132,17 +133,9 @@ def test_unknown_keywords_and_setter_docs() -> None:
 def test_every_setter_and_getter_carries_its_parameters_doc() -> None:
     """help(stage.setX) says what X means: each set/get method has a docstring, the Param's doc
     unless the method has its own."""
-    from pyspark.ml.param import Params
-
-    import annotators
 
     missing = []
-    for name in annotators.__all__:
-        cls = getattr(annotators, name)
-        if not (isinstance(cls, type) and issubclass(cls, Params)) or not cls.__module__.startswith(
-            "annotators."
-        ):
-            continue
+    for name, cls in param_stages().items():
         for param in cls().params:
             capital = param.name[0].upper() + param.name[1:]
             for prefix in ("set", "get"):

@@ -15,18 +15,13 @@ import pytest
 from pyspark.ml.param import Param
 
 import annotators
+from tests.support import library_classes
 
 reference_annotator = pytest.importorskip("sparknlp.annotator")
 reference_base = pytest.importorskip("sparknlp.base")
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = [
-    name
-    for name in annotators.__all__
-    if inspect.isclass(getattr(annotators, name))
-    and getattr(annotators, name).__module__.startswith("annotators.")
-    and name != "Annotation"
-]
+STAGES = [name for name in library_classes() if name != "Annotation"]
 
 
 def reference_class(name: str) -> type:

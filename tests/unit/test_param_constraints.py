@@ -11,15 +11,9 @@ import pytest
 
 import annotators
 from annotators.errors import SparkDebertaError
+from tests.support import param_stages
 
-STAGES = [
-    getattr(annotators, name)
-    for name in annotators.__all__
-    if isinstance(getattr(annotators, name), type)
-    and hasattr(getattr(annotators, name), "params")
-    and getattr(annotators, name).__module__.startswith("annotators.")
-    and name != "LightPipeline"
-]
+STAGES = list(param_stages().values())
 PARAMS = [(cls, param.name) for cls in STAGES for param in cls().params]
 
 

@@ -113,7 +113,7 @@ def load(
     ]
     if task.frame == "chunks":
         stages.append(
-            NerConverter(inputCols=["sentence", "token", task.output_col], outputCol="ner_chunk")
+            NerConverter(inputCols=["sentence", "token", task.output_col])  # into ner_chunk
         )
     return OneLiner(PipelineModel(stages), stage, task)
 
@@ -154,7 +154,8 @@ class OneLiner:
         if self.task.frame == "tokens":
             return _token_frame(series.index, rows, self.task.output_col, self.stage.getDimension())
         if self.task.frame == "chunks":
-            return _chunk_frame(series.index, rows)
+            converter = self.pipeline_model.stages[-1]
+            return _chunk_frame(series.index, rows, converter.getOutputCol())
         stage = self.stage
         labels = stage.getCandidateLabels() if self.task.candidate_labels else stage.getClasses()
         return _label_frame(series.index, texts, rows, self.task.output_col, labels)
@@ -234,10 +235,10 @@ def _label_frame(
     return pd.DataFrame.from_records(records)
 
 
-def _chunk_frame(index: pd.Index, rows: list[dict]) -> pd.DataFrame:
+def _chunk_frame(index: pd.Index, rows: list[dict], column: str) -> pd.DataFrame:
     records = []
     for key, row in zip(index, rows, strict=True):
-        chunks = row["ner_chunk"]
+        chunks = row[column]
         if not chunks:
             records.append((key, None, None, None, None, None, float("nan")))
         for chunk in chunks:

@@ -78,6 +78,23 @@ class SentenceRules(PicklesWithoutPatterns):
         object.__setattr__(self, "_compiled_bounds", compiled)
 
 
+#: Characters of every kind a text holds; a custom bound that matches each of them alone would
+#: drop the whole text (the classic slip: "." for a literal period).
+_ANY_CHARACTER_PROBES = ("a", "Z", "7", "é", "Ж", "語", ",", "-", "_")
+
+
+def _bound_complaint(pattern: str) -> str | None:
+    """Refuse a custom bound that matches any single character: with it every character is a
+    bound, and no sentence (and no token after it) would survive."""
+    compiled = compile_java_pattern(pattern, "customBounds")
+    if all(compiled.fullmatch(probe) for probe in _ANY_CHARACTER_PROBES):
+        return (
+            "matches any single character, so every character would be a sentence bound and "
+            "the text would be lost (escape a literal period as '\\.')"
+        )
+    return None
+
+
 # -- the core --------------------------------------------------------------------------------
 
 
@@ -273,7 +290,10 @@ def _cut_after(
     has_closer = len(marks) < len(cluster)
     first = _first_letter(nxt)
     if first.islower():
-        return None
+        # "Is it? he asked" ends at the question mark (pySBD and the reference agree); an
+        # exclamation mark before a lower-case word does not ("Yahoo! in ...", the golden rules)
+        question = "?" in marks and "!" not in marks and not has_closer
+        return cluster_end if question and not marks.rstrip("?") else None
     periods = marks.count(".")
     if "…" in marks or periods >= 2:
         return _ellipsis_cut(text, cluster_start, marks, cluster_end, first)
@@ -401,7 +421,8 @@ class SentenceDetector(AnnotatorModel):
     detectLists
         Numbered, lettered and bulleted list items start sentences; True by default.
     customBounds
-        Regexes that cut the text wherever they match; none by default.
+        Regexes that cut the text wherever they match; none by default. A regex that matches
+        any single character (``.`` for a literal period) is refused: it would drop the text.
     useCustomBoundsOnly
         Cut at the custom bounds only, with no other rule; False by default.
     customBoundsStrategy
@@ -457,7 +478,7 @@ class SentenceDetector(AnnotatorModel):
         Params._dummy(),
         "customBounds",
         "regexes that explicitly mark sentence bounds",
-        java_patterns("customBounds"),
+        java_patterns("customBounds", _bound_complaint),
     )
     useCustomBoundsOnly = Param(
         Params._dummy(),

@@ -6,7 +6,11 @@ marked and listed in the README (Stages: where the reference's own tests and we 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyspark.ml import Pipeline
 
 from annotators import DocumentAssembler, LightPipeline, NerConverter, SentenceDetector, Tokenizer
@@ -319,3 +323,89 @@ def test_document_assembler_spec_indexes() -> None:
     text = "This is a sentence: with an english phrase, and more."
     [document] = DocumentAssembler().setInputCol("text").assemble(text)
     assert (text[document["begin"]], text[document["end"]]) == (text[0], text[-1])
+
+
+PY_SENTENCE_TEST = "python/test/annotator/sentence/sentence_detector_test.py"
+
+
+def test_python_sentence_detector_test_prepend_with_spaces() -> None:
+    """Source: python/test/annotator/sentence/sentence_detector_test.py,
+    PragmaticSBDReturnCustomBoundsTestSpec: a dedented list with a trailing newline and the
+    bound ``\\n[\\d\\. ]+`` prepended."""
+    text = "\n1. This is a list\n1.1 This is a subpoint\n2. Second thing\n2.2 Second subthing\n"
+    rules = SentenceRules(
+        custom_bounds=(r"\n[\d\. ]+",),
+        use_custom_bounds_only=True,
+        custom_bounds_strategy="prepend",
+    )
+    found = [text[s:e] for s, e in split_sentences(text, rules)]
+    assert found == [
+        "1. This is a list",
+        "1.1 This is a subpoint",
+        "2. Second thing",
+        "2.2 Second subthing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ("none", ["This is a sentence.", "This one uses custom bounds", "As is this one"]),
+        ("append", ["This is a sentence.", "This one uses custom bounds;", "As is this one;"]),
+        (
+            "prepend",
+            ["This is a sentence.", "This one uses custom bounds", "; As is this one", ";"],
+        ),
+    ],
+)
+def test_custom_bound_inside_a_line_keeps_its_match_where_the_strategy_says(strategy, expected):
+    """A bound in mid-line (``;``): ``append`` ends the sentence with it, ``prepend`` starts the
+    next one with it (so the final ``;`` is a sentence of its own), ``none`` drops it. The
+    reference's docs define the strategies so (SentenceDetector's customBoundsStrategy)."""
+    rules = SentenceRules(custom_bounds=(";",), custom_bounds_strategy=strategy)
+    assert [SENTENCES[s:e] for s, e in split_sentences(SENTENCES, rules)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Is it? he asked. Then he left.", ["Is it?", "he asked.", "Then he left."]),
+        ("What is this? it is a test.", ["What is this?", "it is a test."]),
+        ('"Is it?" he asked.', ['"Is it?" he asked.']),
+        ("Wow! that was great.", ["Wow! that was great."]),
+    ],
+)
+def test_question_mark_before_a_lower_case_word(text, expected) -> None:
+    """A question mark ends its sentence before a lower-case word, as in the reference's
+    punctuation rule (``[!?]+`` before whitespace breaks) and pySBD; inside a quotation it does
+    not. An exclamation mark before one does not (the golden rule "Named entities with an
+    exclamation point", listed in docs/stages.md)."""
+    assert [text[s:e] for s, e in split_sentences(text)] == expected
+
+
+@pytest.mark.parametrize("bound", [".", "(?s).", "[\\s\\S]", "\\X", "[^;]"])
+def test_a_custom_bound_matching_any_character_is_refused(bound) -> None:
+    """A bound that matches any one character would make every character a bound, and no
+    sentence or token would be left: refused when set, with the likely fix."""
+    with pytest.raises(ValueError, match="matches any single character"):
+        SentenceDetector(customBounds=[bound])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab ;.\n!?Zé")), max_size=60),
+    strategy=st.sampled_from(["prepend", "append"]),
+    only=st.booleans(),
+)
+def test_prepend_and_append_lose_no_character(text: str, strategy: str, only: bool) -> None:
+    """Conservation: with ``prepend`` or ``append`` the bounds are kept, so the sentences hold
+    every non-space character of the text, in order, each exactly once."""
+    rules = SentenceRules(
+        custom_bounds=(";",), custom_bounds_strategy=strategy, use_custom_bounds_only=only
+    )
+    spans = split_sentences(text, rules)
+    assert all(a < b for a, b in spans) and all(
+        first[1] <= second[0] for first, second in itertools.pairwise(spans)
+    )
+    kept = "".join(text[s:e] for s, e in spans)
+    assert "".join(kept.split()) == "".join(text.split())

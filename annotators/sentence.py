@@ -292,8 +292,8 @@ def _cut_after(
     if first.islower():
         # "Is it? he asked" ends at the question mark (pySBD and the reference agree); an
         # exclamation mark before a lower-case word does not ("Yahoo! in ...", the golden rules)
-        question = "?" in marks and "!" not in marks and not has_closer
-        return cluster_end if question and not marks.rstrip("?") else None
+        question = not marks.rstrip("?") and not has_closer
+        return cluster_end if question and not _inside_quotation(text, cluster_start) else None
     periods = marks.count(".")
     if "…" in marks or periods >= 2:
         return _ellipsis_cut(text, cluster_start, marks, cluster_end, first)
@@ -305,6 +305,17 @@ def _cut_after(
     if has_closer or not rules.use_abbreviations:
         return cluster_end
     return None if _period_is_abbreviation(text, word, word_start, nxt) else cluster_end
+
+
+#: How far back ``_inside_quotation`` looks for an open quotation mark.
+_QUOTATION_LOOKBACK = 2000
+
+
+def _inside_quotation(text: str, position: int) -> bool:
+    """Whether an opened quotation is still open at ``position`` (“How so? how can it ...”):
+    a question inside one does not end the sentence before a lower-case word (pySBD agrees)."""
+    before = text[max(0, position - _QUOTATION_LOOKBACK) : position]
+    return before.count("“") > before.count("”") or before.count('"') % 2 == 1
 
 
 def _is_line_enumerator(text: str, word: str, word_start: int) -> bool:

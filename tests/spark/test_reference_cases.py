@@ -325,9 +325,6 @@ def test_document_assembler_spec_indexes() -> None:
     assert (text[document["begin"]], text[document["end"]]) == (text[0], text[-1])
 
 
-PY_SENTENCE_TEST = "python/test/annotator/sentence/sentence_detector_test.py"
-
-
 def test_python_sentence_detector_test_prepend_with_spaces() -> None:
     """Source: python/test/annotator/sentence/sentence_detector_test.py,
     PragmaticSBDReturnCustomBoundsTestSpec: a dedented list with a trailing newline and the
@@ -372,13 +369,14 @@ def test_custom_bound_inside_a_line_keeps_its_match_where_the_strategy_says(stra
         ("Is it? he asked. Then he left.", ["Is it?", "he asked.", "Then he left."]),
         ("What is this? it is a test.", ["What is this?", "it is a test."]),
         ('"Is it?" he asked.', ['"Is it?" he asked.']),
+        ("“How so? how can it affect them?”", ["“How so? how can it affect them?”"]),
         ("Wow! that was great.", ["Wow! that was great."]),
     ],
 )
 def test_question_mark_before_a_lower_case_word(text, expected) -> None:
     """A question mark ends its sentence before a lower-case word, as in the reference's
     punctuation rule (``[!?]+`` before whitespace breaks) and pySBD; inside a quotation it does
-    not. An exclamation mark before one does not (the golden rule "Named entities with an
+    not, nor inside an open quotation (pySBD agrees). An exclamation mark before one does not (the golden rule "Named entities with an
     exclamation point", listed in docs/stages.md)."""
     assert [text[s:e] for s, e in split_sentences(text)] == expected
 

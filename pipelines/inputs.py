@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -59,6 +60,45 @@ def check_input_exists(spark: SparkSession, path: str) -> None:
     """
     if not HadoopFiles(spark, path).matches(path):
         raise JobError(f"input {path} does not exist (or matches no file)")
+
+
+_GLOB_CHARACTERS = frozenset("*?[{")
+
+
+def _fixed_prefix(path: str) -> str:
+    """The part of a path or glob before its first wildcard component (``in/2024-*/x`` ->
+    ``in``): every file the glob can name lies under it."""
+    parts = path.split("/")
+    for index, part in enumerate(parts):
+        if _GLOB_CHARACTERS & set(part):
+            return "/".join(parts[:index]) or "/"
+    return path
+
+
+def _components(files: HadoopFiles, path: str) -> list[str]:
+    """A path's qualified components, with local symbolic links resolved."""
+    local = files.local_path(path)
+    qualified = f"file:{os.path.realpath(local)}" if local is not None else files.qualified(path)
+    return [part for part in qualified.rstrip("/").split("/") if part]
+
+
+def check_paths_apart(spark: SparkSession, input_path: str, output_path: str) -> None:
+    """Refuse an output that is the input, lies inside it or holds it, before anything is
+    locked, read or written: replacing such an output would delete the input, and writing
+    into the input would change what the next run reads."""
+    source, target = _fixed_prefix(input_path), output_path
+    source_parts = _components(HadoopFiles(spark, source), source)
+    target_parts = _components(HadoopFiles(spark, target), target)
+    shorter = min(len(source_parts), len(target_parts))
+    if source_parts[:shorter] == target_parts[:shorter]:
+        if len(target_parts) <= len(source_parts):
+            where = "is the input" if len(target_parts) == len(source_parts) else "holds it"
+        else:
+            where = "lies inside it"
+        raise JobError(
+            f"output {output_path} overlaps input {input_path}: the output {where}, so the "
+            "job would delete or change its own input; choose an output outside the input"
+        )
 
 
 #: Rows of parsed CSV/JSON records (all strings); ``error`` says why one could not be read.

@@ -22,7 +22,13 @@ from annotators.errors import JobError
 from annotators.spark_compat import is_connect
 from pipelines.arguments import job_config, parse_args
 from pipelines.exits import run_command
-from pipelines.inputs import check_input_exists, checked_documents, input_format, read_documents
+from pipelines.inputs import (
+    check_input_exists,
+    check_paths_apart,
+    checked_documents,
+    input_format,
+    read_documents,
+)
 from pipelines.session import JobProgress, refuse_connect, session
 from pipelines.stages import build_pipeline, count_progress, finish, model_note, transform
 from pipelines.storage import OutputCommit
@@ -140,6 +146,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     if is_connect(spark):
         refuse_connect()
     check_input_exists(spark, source["path"])
+    check_paths_apart(spark, source["path"], target["path"])
     running = time.perf_counter()
     with OutputCommit(
         spark, target["path"], target["mode"], target["commit"], float(target["lock_lease_s"])

@@ -115,17 +115,53 @@ def transform(model: PipelineModel, documents: DataFrame, exploded: bool) -> Dat
     return annotated
 
 
+#: A column ``finish`` adds and drops: each row's vectors keyed by their tokens' offsets.
+_VECTORS_BY_OFFSET = "_vectors_by_offset"
+
+
+def with_token_vectors(frame: DataFrame, tokens: str, embeddings: str, output: str) -> DataFrame:
+    """``output``: each token's vector from the embeddings column, matched by ``(begin, end)``,
+    null where the token has none. One map lookup per token, so linear in the row's tokens."""
+
+    def key(annotation: str) -> str:
+        return (
+            f"concat_ws(':', cast({annotation}.begin as string), cast({annotation}.end as string))"
+        )
+
+    annotations = f"coalesce({embeddings}, array())"
+    by_offset = (
+        f"map_from_arrays(transform({annotations}, e -> {key('e')}), "
+        f"transform({annotations}, e -> e.embeddings))"
+    )
+    lookup = (
+        f"transform(coalesce({tokens}, array()), "
+        f"t -> try_element_at({_VECTORS_BY_OFFSET}, {key('t')}))"
+    )
+    return (
+        frame.withColumn(_VECTORS_BY_OFFSET, F.expr(by_offset))
+        .withColumn(output, F.expr(lookup))
+        .drop(_VECTORS_BY_OFFSET)
+    )
+
+
 def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame:
-    """Plain columns instead of annotations: vectors as array<array<float>>, labels as strings."""
+    """Plain columns instead of annotations: vectors as array<array<float>>, labels as strings.
+
+    ``tokens`` and ``finished_embeddings`` are parallel: the vector at position i is token i's,
+    found by its offsets, and null for a token the model did not encode (past the cut with
+    ``longSentenceStrategy=truncate``), so no token is paired with another's vector.
+    """
     vector_columns = ["embeddings"]
     if config["job"]["sentence_embeddings"]:
         vector_columns.append("sentence_embeddings")
-    finished = (
-        EmbeddingsFinisher()
-        .setInputCols(vector_columns)
-        .setOutputCols([f"finished_{c}" for c in vector_columns])
-        .transform(annotated)
-    )
+    finished = with_token_vectors(annotated, "token", "embeddings", "finished_embeddings")
+    if "sentence_embeddings" in vector_columns:
+        finished = (
+            EmbeddingsFinisher()
+            .setInputCols(["sentence_embeddings"])
+            .setOutputCols(["finished_sentence_embeddings"])
+            .transform(finished)
+        )
     columns = [
         F.col("id"),
         *([F.col("text")] if "text" in annotated.columns else []),

@@ -7,9 +7,10 @@ readers of a partitioned table (``lake/date=1``) never see it as data:
   the same target stops at once. A lock whose owner died (same host, no such process) or whose
   lease ran out is taken over.
 - ``.<name>.writing-<run>``: where Spark writes; checked (rows, counts) before the commit.
-- ``.<name>.commit``: the journal, written before the first change to the target and removed
-  after the last. A run that finds one finishes that commit first, so a driver killed at any
-  step leaves nothing that the next run cannot repair.
+- ``.<name>.commit``: the journal, written whole beside (``.<name>.journal-<run>``) and renamed
+  into place before the first change to the target, and removed after the last. A run that
+  finds one finishes that commit first, so a driver killed at any step leaves nothing that the
+  next run cannot repair.
 
 Two protocols, by store:
 
@@ -233,19 +234,31 @@ class OutputCommit:
                 journal = json.loads(text)
             except ValueError:
                 journal = None
-            if not _valid_journal(journal):
+            if journal is None:
+                # Empty or cut short: its writer died while writing it, so before the first
+                # change to the target (which only follows a complete journal); nothing to do.
+                self.files.delete(self.journal)
+                print(
+                    f"spark-deberta: removed the commit journal {self.journal}, left incomplete "
+                    f"by a job that died before changing {self.target}",
+                    file=sys.stderr,
+                )
+            elif not _valid_journal(journal):
                 raise JobError(
                     f"output {self.target}: the commit journal {self.journal} is unreadable; "
                     "look at the folders beside the target that start with "
                     f"'.{self.name}.' and delete the journal when the target is right"
                 )
-            self._finish(journal)
-            print(
-                f"spark-deberta: finished the interrupted commit of {self.target}",
-                file=sys.stderr,
-            )
+            else:
+                self._finish(journal)
+                print(
+                    f"spark-deberta: finished the interrupted commit of {self.target}",
+                    file=sys.stderr,
+                )
         for sibling in self._siblings():
-            if sibling.startswith(self._prefix + "writing-") and sibling != self.staging:
+            dead_staging = sibling.startswith(self._prefix + "writing-")
+            dead_journal = sibling.startswith(self._prefix + "journal-")
+            if (dead_staging and sibling != self.staging) or dead_journal:
                 self.files.delete(sibling)
 
     def _finish(self, journal: dict[str, Any]) -> None:
@@ -343,7 +356,15 @@ class OutputCommit:
                 "staging": self._name_of(self.staging),
                 "files": new_files,
             }
-        self.files.write(self.journal, json.dumps(journal), exclusive=True)
+        # Written beside, then renamed into place: the journal is whole or absent, never cut.
+        draft = f"{self._prefix}journal-{self.run}"
+        self.files.write(draft, json.dumps(journal), exclusive=True)
+        _step("journal-draft")
+        if not self.files.rename(draft, self.journal) or self.files.exists(draft):
+            raise JobError(
+                f"output {self.target}: could not put the commit journal in place at "
+                f"{self.journal} (is another one there?); the new output is in {self.staging}"
+            )
         try:
             _step("after-journal")
             self._finish(journal)

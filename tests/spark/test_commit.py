@@ -190,3 +190,52 @@ def test_a_driver_killed_during_the_commit_leaves_old_or_new_and_the_next_run_re
         OutputCommit(spark, str(target), "error").__enter__()
     assert count(spark, target) == 5 and (target / "_SUCCESS").exists()
     assert hidden(tmp_path) == [] and not (target / ".spark-deberta-commit").exists()
+
+
+@pytest.mark.parametrize("left", ["", '{"protocol": "rename", "run": "0123', "\x00\x00"])
+def test_a_journal_cut_short_by_a_dead_driver_does_not_block_later_runs(
+    spark, tmp_path, capsys, left
+) -> None:
+    """A journal that is empty or cut short was being written when its job died: before any
+    change to the target, so the next run removes it and goes on (it used to stop every run
+    until a person deleted it)."""
+    target = tmp_path / "out"
+    write(spark, str(target), "error", 3)
+    (tmp_path / ".out.commit").write_text(left, encoding="utf-8")
+    write(spark, str(target), "overwrite", 5)
+    assert count(spark, target) == 5 and hidden(tmp_path) == []
+    assert "left incomplete by a job that died" in capsys.readouterr().err
+
+
+def test_a_journal_that_parses_but_names_nothing_usable_still_stops_the_job(
+    spark, tmp_path
+) -> None:
+    """Whole JSON without the fields of a protocol is not a torn write: a person must look."""
+    target = tmp_path / "out"
+    write(spark, str(target), "error", 3)
+    (tmp_path / ".out.commit").write_text('{"protocol": "other"}', encoding="utf-8")
+    with pytest.raises(JobError, match="journal .* is unreadable"):
+        write(spark, str(target), "overwrite", 5)
+    assert count(spark, target) == 3
+
+
+@pytest.mark.slow
+def test_a_driver_killed_while_writing_the_journal_leaves_the_old_output(spark, tmp_path) -> None:
+    """Killed with the journal drafted but not in place: the target was never touched, and the
+    next run removes the draft and the staging folder."""
+    target = tmp_path / "out"
+    write(spark, str(target), "error", 3)
+    env = {**os.environ, "SPARK_DEBERTA_FAULT": "commit:journal-draft", "PYTHONPATH": str(ROOT)}
+    died = subprocess.run(
+        [sys.executable, "-c", DYING_DRIVER, str(target), "rename"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert died.returncode == -9, died.stderr[-3000:]
+    assert count(spark, target) == 3 and not (tmp_path / ".out.commit").exists()
+    assert any(name.startswith(".out.journal-") for name in hidden(tmp_path))
+    with pytest.raises(JobError, match="already exists"):
+        OutputCommit(spark, str(target), "error").__enter__()
+    assert count(spark, target) == 3 and hidden(tmp_path) == []

@@ -178,8 +178,10 @@ class DebertaModelStage(AnnotatorModel):
     def pretrained(
         cls, name: str = "deberta_v3_xsmall", lang: str = "en", remote_loc: str | None = None
     ) -> Self:
-        """A model from the local cache (or bundled with the package), else from ``remote_loc``."""
-        return cls.loadSavedModel(resolve_pretrained(name, lang, remote_loc))
+        """A model from the local cache (or bundled with the package), else from ``remote_loc``,
+        else from Spark NLP's public model repository; a Hugging Face hub id (``owner/name``) is
+        exported into the cache for this stage's task (needs the export extra)."""
+        return cls.loadSavedModel(resolve_pretrained(name, lang, remote_loc, task=cls.model_task))
 
     @classmethod
     def read(cls) -> MLReader:

@@ -1,12 +1,15 @@
-"""``spark-deberta``: the console command (``run`` the job, ``export`` a checkpoint, ``help``).
+"""``spark-deberta``: the console command (``run`` the job, ``export`` a checkpoint, ``publish``
+model folders, ``help``).
 
 ``run`` takes the same options as ``spark-submit pipelines/embed.py`` (``pipelines.arguments``);
-``export`` hands its options to ``pipelines.export``, which parses them itself.
+``export`` hands its options to ``pipelines.export``, which parses them itself; ``publish``
+(``publish_parser``) needs no Spark either.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from annotators.version import library_version
@@ -14,7 +17,8 @@ from annotators.version import library_version
 DESCRIPTION = """\
 Spark NLP-compatible annotators running DeBERTa-v3 (ONNX) inside Spark.
 `run` annotates documents in a Spark job and writes Parquet; `export` turns a
-Hugging Face DeBERTa-v2/v3 checkpoint into the model folder that `run` reads.
+Hugging Face DeBERTa-v2/v3 checkpoint into the model folder that `run` reads;
+`publish` zips model folders and writes the index.json that pretrained() downloads from.
 """
 
 EPILOG = """\
@@ -25,11 +29,50 @@ examples:
       --out models/deberta_v3_xsmall_en --quantize int8 --name deberta_v3_xsmall --lang en
   spark-deberta help run        the job's options (also: spark-deberta run --help)
   spark-deberta help export     the exporter's options
+  spark-deberta publish models/deberta_v3_xsmall_en --out site/models
 
 exit codes: 0 done, 1 the job or export failed, 2 bad command line, config or model.
 """
 
 EXPORT_HELP = "export a Hugging Face DeBERTa-v2/v3 checkpoint to a model folder (ONNX)"
+PUBLISH_HELP = "zip model folders and write the index.json that pretrained() reads"
+PUBLISH_DESCRIPTION = """\
+Zip each exported model folder into DIR as <name>_<lang>.zip and list it in DIR/index.json
+(name, lang, file, sha256, bytes, unpacked_bytes): serve DIR over HTTP(S), or share it as a
+folder, and point pretrained(name, lang, remote_loc=URL) or SPARK_DEBERTA_REMOTE at it.
+Entries already in DIR/index.json for other models are kept; the same name and language
+is replaced. Needs no Spark.
+"""
+
+
+def publish_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spark-deberta publish",
+        description=PUBLISH_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("folders", nargs="+", metavar="FOLDER", help="exported model folders")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where the zips and index go")
+    return parser
+
+
+def _publish(argv: list[str]) -> int:
+    from annotators.deberta.pretrained import publish_models
+    from pipelines.exits import run_command
+
+    try:
+        args = publish_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a bad option (2)
+        return _code(exit_)
+
+    def publish() -> int:
+        index = publish_models(args.folders, args.out)
+        for entry in json.loads(index.read_text(encoding="utf-8"))["models"]:
+            print(f"{entry['file']}  {entry['name']} ({entry['lang']})  sha256 {entry['sha256']}")
+        print(f"wrote {index}")
+        return 0
+
+    return run_command("spark-deberta publish", publish)
 
 
 def spark_missing() -> str | None:
@@ -67,12 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     # The exporter parses its own options (pipelines/export.py): main() hands them over as
     # they are, so this entry only lists the command.
     commands.add_parser("export", help=EXPORT_HELP, add_help=False)
+    commands.add_parser("publish", help=PUBLISH_HELP, add_help=False)
     topics = commands.add_parser(
         "help",
         help="show the help of the command or of one subcommand",
         description="Show the help of spark-deberta, or of one of its commands.",
     )
-    topics.add_argument("topic", nargs="?", choices=("run", "export"), metavar="COMMAND")
+    topics.add_argument("topic", nargs="?", choices=("run", "export", "publish"), metavar="COMMAND")
     return parser
 
 
@@ -98,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv and argv[0] == "export":  # the exporter and the model runtime need no Spark
         return _export(argv[1:])
+    if argv and argv[0] == "publish":
+        return _publish(argv[1:])
     missing = spark_missing()
     if missing:
         print(f"spark-deberta: {missing}", file=sys.stderr)
@@ -113,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "help":
         if args.topic == "export":
             return _export(["--help"])
+        if args.topic == "publish":
+            return _publish(["--help"])
         if args.topic == "run":
             try:
                 parser.parse_args(["run", "--help"])

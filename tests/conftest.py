@@ -26,6 +26,9 @@ import pytest
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+# No test reaches the internet: pretrained() must not ask Spark NLP's public model repository
+# (tests that exercise it point this at a server on 127.0.0.1).
+os.environ["SPARK_DEBERTA_SPARK_NLP_REPOSITORY"] = "off"
 
 
 REMOTE = os.environ.get("SPARK_DEBERTA_TEST_CONNECT")

@@ -1,11 +1,15 @@
 """Pretrained models: the local cache, the models bundled with the package, and downloads.
 
 ``resolve_pretrained`` finds ``name``/``lang`` in the local cache (``SPARK_DEBERTA_CACHE``, else
-``~/.cache/spark-deberta``), then among the models bundled with the package, else downloads a zip
-from ``remote_loc`` (or ``SPARK_DEBERTA_REMOTE``): an http(s) URL, a ``file://`` URL or a folder
-holding ``index.json`` and the zips. Downloads go to a temp file, are checked against the index's
-sha256, unpacked safely (no path leaves the target, no links) and renamed into place under a lock.
-``resolve_model`` takes a model folder's path or a pretrained name, as users give one.
+``~/.cache/spark-deberta``), then among the models bundled with the package, then in our own
+index when ``remote_loc`` (or ``SPARK_DEBERTA_REMOTE``) names one: an http(s) URL, a ``file://``
+URL or a folder holding ``index.json`` and the zips (``spark-deberta publish`` writes them).
+Otherwise it asks Spark NLP's public model repository for the reference's own names
+(``model_repository``). A Hugging Face hub id (``owner/name``) is exported into the cache once,
+with the exporter's parity proof, when the export extra is installed. Downloads go to a temp
+file, are checked against the index's checksum, unpacked safely (no path leaves the target, no
+links) and renamed into place under a lock. ``resolve_model`` takes a model folder's path or a
+pretrained name, as users give one.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def resolve_model(
             name = name_or_folder[: -len(lang) - 1]
             hint = f"; for the pretrained model {name} ({lang}), give the name without _{lang}"
         raise ModelFolderError(f"model folder not found: {name_or_folder}{where}{hint}")
-    return resolve_pretrained(name_or_folder, lang, remote_loc)
+    return resolve_pretrained(name_or_folder, lang, remote_loc, task=task)
 
 
 def _refuse_checkpoint(path: Path, given: str, task: str | None) -> None:
@@ -151,22 +155,123 @@ def _local_pretrained(name: str, lang: str) -> Path | None:
     return None
 
 
-def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = None) -> Path:
-    """The folder of a pretrained model, downloading it into the cache when needed."""
+def _export_command(name: str, lang: str) -> str:
+    """The export that fills the cache folder ``resolve_pretrained`` looks in for ``name``."""
+    target = cache_dir() / model_key(name, lang)
+    checkpoint = KNOWN_CHECKPOINTS.get(name, "CHECKPOINT")
+    return (
+        f"spark-deberta export --checkpoint {checkpoint} --out {shlex.quote(str(target))} "
+        f"--name {shlex.quote(name)} --lang {shlex.quote(lang)} (needs the export extra and torch)"
+    )
+
+
+#: A Hugging Face hub id: ``owner/name``, each part starting with a letter or digit.
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def is_hub_id(name: str) -> bool:
+    """``owner/name`` and no such path here: ``pretrained("microsoft/deberta-v3-xsmall")``."""
+    return HUB_ID.fullmatch(name) is not None and not Path(name).exists()
+
+
+def resolve_pretrained(
+    name: str, lang: str = "en", remote_loc: str | None = None, task: str | None = None
+) -> Path:
+    """The folder of a pretrained model, downloading (or, for a hub id, exporting) it into the
+    cache when needed. ``task``: the task a hub checkpoint is exported for (None: its own)."""
+    from annotators.deberta.model_repository import (
+        PUBLIC_FOLDER,
+        RepositoryMissError,
+        download_reference_model,
+        repository_url,
+    )
+
+    if is_hub_id(name):
+        return export_hub_checkpoint(name, lang, task)
     local = _local_pretrained(name, lang)
     if local is not None:
         return local
     remote = remote_loc or os.environ.get("SPARK_DEBERTA_REMOTE")
-    if not remote:
-        target = cache_dir() / model_key(name, lang)
-        checkpoint = KNOWN_CHECKPOINTS.get(name, "CHECKPOINT")
+    if remote and remote.strip("/") != PUBLIC_FOLDER:
+        return download_pretrained(name, lang, remote)
+    base = repository_url()
+    if base is None:
         raise ModelFolderError(
             f"model {name} ({lang}) is not in the cache {cache_dir()} and no remote location is "
-            f"set (SPARK_DEBERTA_REMOTE); export it into the cache with: spark-deberta export "
-            f"--checkpoint {checkpoint} --out {shlex.quote(str(target))} --name "
-            f"{shlex.quote(name)} --lang {shlex.quote(lang)} (needs the export extra and torch)"
+            f"set (SPARK_DEBERTA_REMOTE); export it into the cache with: "
+            f"{_export_command(name, lang)}"
         )
-    return download_pretrained(name, lang, remote)
+    key = model_key(name, lang)
+    target = cache_dir() / key
+    try:
+        with _locked(cache_dir() / f".{key}.lock"):
+            if (target / MANIFEST).is_file():  # another process filled it while we waited
+                return target
+            return download_reference_model(
+                name,
+                lang,
+                base,
+                target,
+                timeout=reference_timeout(),
+                deadline_s=DOWNLOAD_DEADLINE_S,
+            )
+    except RepositoryMissError as miss:
+        raise ModelFolderError(
+            f"model {name} ({lang}) is not in the cache {cache_dir()} and {miss}; export it "
+            f"into the cache with: {_export_command(name, lang)}"
+        ) from miss
+
+
+def reference_timeout() -> float:
+    """Seconds each read from Spark NLP's repository may wait
+    (``SPARK_DEBERTA_DOWNLOAD_TIMEOUT``, default ``DOWNLOAD_TIMEOUT_S``)."""
+    value = os.environ.get("SPARK_DEBERTA_DOWNLOAD_TIMEOUT", "")
+    try:
+        seconds = float(value) if value else DOWNLOAD_TIMEOUT_S
+    except ValueError as exc:
+        raise ModelFolderError(
+            f"SPARK_DEBERTA_DOWNLOAD_TIMEOUT must be a number of seconds, got {value!r}"
+        ) from exc
+    if not seconds > 0:
+        raise ModelFolderError(f"SPARK_DEBERTA_DOWNLOAD_TIMEOUT must be positive, got {value!r}")
+    return seconds
+
+
+def hub_key(hub_id: str, lang: str, task: str | None) -> str:
+    """The cache folder of an exported hub checkpoint: ``hf--owner--name_<lang>[--task]``."""
+    key = "hf--" + hub_id.replace("/", "--") + f"_{lang}"
+    return key if task is None else f"{key}--{task}"
+
+
+EXPORT_INSTALL = "pip install 'spark-deberta[export]' torch==2.13.0"
+
+
+def export_hub_checkpoint(hub_id: str, lang: str = "en", task: str | None = None) -> Path:
+    """Export the hub checkpoint ``hub_id`` into the cache, once (under a lock), with the
+    exporter's parity proof; later calls find the folder in the cache."""
+    key = hub_key(hub_id, lang, task)
+    target = cache_dir() / key
+    if (target / MANIFEST).is_file():
+        return target
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise ModelFolderError(
+            f"{hub_id} is a Hugging Face hub id; exporting it into the cache needs the export "
+            f"extra ({exc.name or exc} is missing): {EXPORT_INSTALL} (the CPU wheel: "
+            "--index-url https://download.pytorch.org/whl/cpu); or export it where those are "
+            f"installed with: spark-deberta export --checkpoint {hub_id} --out "
+            f"{shlex.quote(str(target))} and load that folder"
+        ) from exc
+    from annotators.deberta.export import export_checkpoint
+
+    with _locked(cache_dir() / f".{key}.lock"):
+        if (target / MANIFEST).is_file():  # another process exported it while we waited
+            return target
+        export_checkpoint(hub_id, target, task=task, name=hub_id, lang=lang, overwrite=True)
+    return target
 
 
 @contextlib.contextmanager
@@ -356,3 +461,88 @@ def safe_extract(archive: Path, target: Path, max_bytes: int | None = None) -> N
                             f"{archive.name} unpacks to more than {max_bytes} bytes: refusing it"
                         )
                     out.write(block)
+
+
+#: A fixed time for every zip member, so publishing the same folder twice gives the same zip.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def publish_models(folders: list[str | os.PathLike[str]], out: str | os.PathLike[str]) -> Path:
+    """Zip each model folder into ``out`` as ``<name>_<lang>.zip`` and list them in
+    ``out/index.json`` (``name``, ``lang``, ``file``, ``sha256``, ``bytes``, ``unpacked_bytes``),
+    the index ``download_pretrained`` reads. Entries already there for other models are kept;
+    one for the same name and language is replaced. Each folder is checked as a reader would
+    check it first (manifest, files, checksums)."""
+    target = Path(out).expanduser()
+    target.mkdir(parents=True, exist_ok=True)
+    index_path = target / "index.json"
+    entries: list[dict[str, Any]] = []
+    if index_path.exists():
+        try:
+            found = json.loads(index_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFolderError(f"{index_path} is not an index: {exc}") from exc
+        entries = check_index(found, str(index_path))
+    models = {}
+    for given in folders:  # every folder is checked before anything is written
+        model = load_model_folder(given)
+        name, lang = model.manifest.name, model.manifest.language
+        if (name, lang) in models:
+            raise ModelFolderError(
+                f"{given} is {name} ({lang}) again: publish one folder per name and language"
+            )
+        if not is_plain_file_name(f"{model_key(name, lang)}.zip"):
+            raise ModelFolderError(f"{given}: the name {name!r} cannot make a zip file name")
+        models[(name, lang)] = model
+    published: dict[tuple[str, str], dict[str, Any]] = {}
+    staged: dict[Path, Path] = {}
+    try:
+        for (name, lang), model in models.items():
+            key = model_key(name, lang)
+            with tempfile.NamedTemporaryFile(dir=target, prefix=f".{key}.", delete=False) as zip_:
+                staged[Path(zip_.name)] = target / f"{key}.zip"
+            published[(name, lang)] = {
+                "name": name,
+                "lang": lang,
+                "file": f"{key}.zip",
+                **_zip_model(model.path, [MANIFEST, *sorted(model.manifest.files)], key, zip_.name),
+            }
+        for temp, final in staged.items():
+            os.replace(temp, final)
+    finally:
+        for temp in staged:
+            temp.unlink(missing_ok=True)
+    kept = [e for e in entries if (e["name"], e["lang"]) not in published]
+    index = {"models": kept + list(published.values())}
+    check_index(index, str(index_path))
+    with tempfile.NamedTemporaryFile(
+        "w", dir=target, prefix=".index.", suffix=".json", delete=False, encoding="utf-8"
+    ) as handle:
+        json.dump(index, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, index_path)
+    return index_path
+
+
+def _zip_model(folder: Path, members: list[str], key: str, archive: str) -> dict[str, Any]:
+    """Write ``members`` of ``folder`` under ``key/`` into ``archive``; its index fields."""
+    unpacked = 0
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for member in members:
+            info = zipfile.ZipInfo(f"{key}/{member}", date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            graph = member.endswith((".onnx", "_data"))  # weights barely compress
+            info.compress_type = zipfile.ZIP_STORED if graph else zipfile.ZIP_DEFLATED
+            with open(folder / member, "rb") as reader, zipped.open(info, "w") as writer:
+                while block := reader.read(1 << 20):
+                    unpacked += len(block)
+                    writer.write(block)
+    digest = hashlib.sha256()
+    with open(archive, "rb") as reader:
+        while block := reader.read(1 << 20):
+            digest.update(block)
+    return {
+        "sha256": digest.hexdigest(),
+        "bytes": Path(archive).stat().st_size,
+        "unpacked_bytes": unpacked,
+    }

@@ -49,7 +49,7 @@ _CJK_CLUSTER = re.compile(r"[。！？]+[\"'”’»)\]}」』]*")
 #: Spans whose periods never end a sentence: URLs, e-mail addresses, bracketed ellipses.
 _PROTECTED = re.compile(
     r"(?:https?://|ftp://|www\.)\S+?(?=[.!?,;:]*(?:\s|$))"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\[(?:\.\.\.|…|\. \. \.)\]"
 )
 _LIST_MARKER = re.compile(
@@ -71,6 +71,9 @@ class SentenceRules(PicklesWithoutPatterns):
     split_length: int | None = None
     min_length: int = 0
     max_length: int = 99999
+    #: Drop sentences longer than ``max_length`` (maxLength set, as the reference does); False
+    #: cuts them into pieces instead, so an unset maxLength loses no text.
+    drop_over_max: bool = False
     _compiled_bounds: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -117,10 +120,32 @@ def split_sentences(text: str, rules: SentenceRules = SentenceRules()) -> list[t
         if trimmed is None:
             continue
         for piece in _force_split(text, *trimmed, rules.split_length):
-            length = piece[1] - piece[0]
-            if rules.min_length <= length <= rules.max_length:
-                out.append(piece)
+            if piece[1] - piece[0] > rules.max_length and not rules.drop_over_max:
+                pieces = _hard_split(text, *piece, rules.max_length)
+            else:
+                pieces = [piece]
+            out.extend(p for p in pieces if rules.min_length <= p[1] - p[0] <= rules.max_length)
     return out
+
+
+def _hard_split(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """Cut a span into pieces of at most ``limit`` characters: at the last whitespace inside
+    the limit, else (one word longer than the limit: a log line, a base64 blob) right at it."""
+    out = []
+    while end - start > limit:
+        cut = start + limit
+        space = cut
+        while space > start and not text[space].isspace():
+            space -= 1
+        if space > start:
+            cut = space
+        out.append((start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        out.append((start, end))
+    return [piece for piece in (_trim(text, *p) for p in out) if piece]
 
 
 def _custom_bound_pieces(text: str, rules: SentenceRules) -> list[tuple[int, int]]:
@@ -444,7 +469,9 @@ class SentenceDetector(AnnotatorModel):
     splitLength
         Sentences longer than this are cut at whitespace; unset by default.
     minLength, maxLength
-        Sentences shorter or longer are dropped; 0 and 99999 by default.
+        Sentences shorter or longer are dropped; 0 and 99999 by default. Unset, maxLength drops
+        nothing: a longer sentence (text without sentence punctuation: logs, transcripts) is cut
+        into pieces of at most 99999 characters, at whitespace where it can.
 
     Examples
     --------
@@ -525,7 +552,7 @@ class SentenceDetector(AnnotatorModel):
         Params._dummy(),
         "maxLength",
         "maximum allowed length of a sentence",
-        bounded_int("maxLength", 0),
+        bounded_int("maxLength", 1),
     )
 
     input_annotator_types = (DOCUMENT,)
@@ -627,6 +654,7 @@ class SentenceDetector(AnnotatorModel):
             split_length=self.getSplitLength() if self.isDefined(self.splitLength) else None,
             min_length=self.getMinLength(),
             max_length=self.getMaxLength(),
+            drop_over_max=self.isSet(self.maxLength),
         )
 
     def row_core(self) -> AnnotateFn:

@@ -9,6 +9,7 @@ or key, or a value of the wrong type, is refused with a message naming it.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,15 @@ IO_SECTIONS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "progress_interval_s": ((int, float), 10),
         "sentence_embeddings": ((bool,), False),
     },
+}
+#: Numeric keys' allowed range, inclusive: (low, high). NaN and infinities are never allowed.
+#: Spark schedules one task per partition: past ``MAX_PARTITIONS`` the driver only plans.
+MAX_PARTITIONS = 100_000
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("input", "partitions"): (1, MAX_PARTITIONS),
+    ("output", "partitions"): (1, MAX_PARTITIONS),
+    ("output", "lock_lease_s"): (1, 7 * 24 * 3600),
+    ("job", "progress_interval_s"): (0, 24 * 3600),
 }
 CHOICES = {
     ("input", "format"): INPUT_FORMATS,
@@ -188,6 +198,10 @@ def _check_plain(section: str, key: str, value: Any) -> None:
     allowed = CHOICES.get((section, key))
     if allowed and value not in allowed:
         raise ConfigError(f"{section}.{key}: '{value}' is not one of {', '.join(allowed)}")
+    bounds = RANGES.get((section, key))
+    if bounds and not (math.isfinite(value) and bounds[0] <= value <= bounds[1]):
+        low, high = bounds
+        raise ConfigError(f"{section}.{key}: {value!r} is not a number from {low:g} to {high:g}")
 
 
 def check_stage_value(section: str, stage: Params, key: str, value: Any) -> Any:
@@ -229,14 +243,7 @@ def validate(config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         probe = classes[section]()
         for key, value in config[section].items():
             checked[section][key] = check_stage_value(section, probe, key, value)
-    if checked["output"]["lock_lease_s"] <= 0:
-        raise ConfigError(
-            f"output.lock_lease_s: {checked['output']['lock_lease_s']} is not a positive number"
-        )
     for section in ("input", "output"):
-        partitions = checked[section]["partitions"]
-        if partitions is not None and partitions < 1:
-            raise ConfigError(f"{section}.partitions: {partitions} is not a positive number")
         if not checked[section].get("path"):
             raise ConfigError(
                 f"{section}.path is not set: give --{section} or set it in the config file"

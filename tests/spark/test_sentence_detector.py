@@ -119,7 +119,7 @@ def test_split_length_cuts_long_sentences_at_whitespace_and_keeps_long_words_who
 def test_min_and_max_length_drop_sentences_outside_the_range() -> None:
     text = "Hi. This one is long enough. Ok."
     assert sentences(text, SentenceRules(min_length=4)) == ["This one is long enough."]
-    assert sentences(text, SentenceRules(max_length=3)) == ["Hi.", "Ok."]
+    assert sentences(text, SentenceRules(max_length=3, drop_over_max=True)) == ["Hi.", "Ok."]
 
 
 def test_bad_parameters_are_refused_with_the_value() -> None:
@@ -173,3 +173,38 @@ def test_explode_sentences_gives_one_row_per_sentence(spark) -> None:
         (2, ["Four."]),
     ]
     assert out.schema["sentence"].metadata == {"annotatorType": "document"}
+
+
+def test_a_sentence_past_the_default_max_length_is_cut_not_dropped() -> None:
+    """Text without sentence punctuation (logs, transcripts, a base64 blob) runs past the
+    default maxLength (99999): it is cut into pieces of at most 99999 characters, at whitespace
+    where it can, and no character is lost. A maxLength the user sets still drops, as the
+    reference's does."""
+    text = "word " * 30_000 + "x" * 150_000 + " tail"
+    spans = split_sentences(text)
+    assert all(end - start <= 99_999 for start, end in spans)
+    assert "".join(text[s:e] for s, e in spans).replace(" ", "") == text.replace(" ", "")
+    assert split_sentences(text, SentenceRules(drop_over_max=True)) == []
+    detector = SentenceDetector()
+    assert not detector.rules().drop_over_max
+    assert detector.setMaxLength(99_999).rules().drop_over_max
+
+
+def test_a_max_length_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="maxLength must be >= 1"):
+        SentenceDetector(maxLength=0)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["www.", "http://a", ".", ". ", "?", "1. ", "a@", "a.b@c.d ", "[...", '"a? b ', "A. ", "x"],
+)
+def test_long_repetitive_text_loses_no_character(unit: str) -> None:
+    """About 150,000 characters of one repeated unit: every non-space character comes out once,
+    in order (and, under the tier's time budget, without a pattern that backtracks per
+    character: an e-mail pattern once took a minute on one long word)."""
+    text = unit * (150_000 // len(unit))
+    spans = split_sentences(text)
+    assert all(a < b for a, b in spans)
+    kept = "".join(text[s:e] for s, e in spans)
+    assert "".join(kept.split()) == "".join(text.split())

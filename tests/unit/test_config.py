@@ -72,7 +72,11 @@ def test_overrides_layer_over_the_file(tmp_path) -> None:
         ({"output": {"finish": "yes"}}, "output.finish: expected bool, got str"),
         ({"input": {"colour": "red"}}, "input.colour: unknown key"),
         ({"input": {"path": None}}, "input.path is not set: give --input"),
-        ({"input": {"partitions": 0}}, "input.partitions: 0 is not a positive number"),
+        ({"input": {"partitions": 0}}, "input.partitions: 0 is not a number from 1 to 100000"),
+        ({"input": {"partitions": 10**9}}, "input.partitions: 1000000000 is not a number from"),
+        ({"output": {"lock_lease_s": float("nan")}}, "output.lock_lease_s: nan is not a number"),
+        ({"job": {"progress_interval_s": -5}}, "job.progress_interval_s: -5 is not a number"),
+        ({"sentence_detector": {"maxLength": 0}}, "sentence_detector.maxLength: 0 is not accepted"),
     ],
 )
 def test_bad_keys_and_values_are_refused_by_name(tmp_path, layer, message) -> None:

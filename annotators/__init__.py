@@ -24,20 +24,32 @@ _EXPORTS = {
     "TOKEN": "annotators.annotation",
     "WORD_EMBEDDINGS": "annotators.annotation",
     "Annotation": "annotators.annotation",
+    "Chunk2Doc": "annotators.chunks",
     "DeBertaEmbeddings": "annotators.embeddings",
     "DeBertaForQuestionAnswering": "annotators.question_answering",
     "DeBertaForSequenceClassification": "annotators.classifier",
     "DeBertaForTokenClassification": "annotators.token_classifier",
     "DeBertaForZeroShotClassification": "annotators.zero_shot",
+    "Doc2Chunk": "annotators.chunks",
     "DocumentAssembler": "annotators.document",
     "EmbeddingsFinisher": "annotators.finisher",
+    "Finisher": "annotators.finisher",
+    "Lemmatizer": "annotators.lemmatizer",
+    "LemmatizerModel": "annotators.lemmatizer",
     "LightPipeline": "annotators.light",
     "MultiDocumentAssembler": "annotators.document",
     "NerConverter": "annotators.ner_converter",
+    "Normalizer": "annotators.normalizer",
+    "NormalizerModel": "annotators.normalizer",
     "Pipeline": "pyspark.ml",
     "PipelineModel": "pyspark.ml",
+    "RegexTokenizer": "annotators.regex_tokenizer",
     "SentenceDetector": "annotators.sentence",
     "SentenceEmbeddings": "annotators.embeddings",
+    "Stemmer": "annotators.stemmer",
+    "StopWordsCleaner": "annotators.stop_words_cleaner",
+    "Token2Chunk": "annotators.chunks",
+    "TokenAssembler": "annotators.token_assembler",
     "Tokenizer": "annotators.tokenizer",
     "TokenizerModel": "annotators.tokenizer",
     "start": "annotators.session",
@@ -65,15 +77,22 @@ if TYPE_CHECKING:
         WORD_EMBEDDINGS,
         Annotation,
     )
+    from annotators.chunks import Chunk2Doc, Doc2Chunk, Token2Chunk
     from annotators.classifier import DeBertaForSequenceClassification
     from annotators.document import DocumentAssembler, MultiDocumentAssembler
     from annotators.embeddings import DeBertaEmbeddings, SentenceEmbeddings
-    from annotators.finisher import EmbeddingsFinisher
+    from annotators.finisher import EmbeddingsFinisher, Finisher
+    from annotators.lemmatizer import Lemmatizer, LemmatizerModel
     from annotators.light import LightPipeline
     from annotators.ner_converter import NerConverter
+    from annotators.normalizer import Normalizer, NormalizerModel
     from annotators.question_answering import DeBertaForQuestionAnswering
+    from annotators.regex_tokenizer import RegexTokenizer
     from annotators.sentence import SentenceDetector
     from annotators.session import start
+    from annotators.stemmer import Stemmer
+    from annotators.stop_words_cleaner import StopWordsCleaner
+    from annotators.token_assembler import TokenAssembler
     from annotators.token_classifier import DeBertaForTokenClassification
     from annotators.tokenizer import Tokenizer, TokenizerModel
     from annotators.zero_shot import DeBertaForZeroShotClassification

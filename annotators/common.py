@@ -1,8 +1,10 @@
 """``from annotators.common import ...``: the reference's ``sparknlp.common`` names that user code
-reaches for: the annotation types (``AnnotatorType``) and the stage base (``AnnotatorModel``)."""
+reaches for: the annotation types (``AnnotatorType``), the stage base (``AnnotatorModel``) and
+how a dictionary is read (``ReadAs``)."""
 
 from annotators import annotation
 from annotators.stage import AnnotatorModel
+from annotators.text_resources import ReadAs
 
 
 class AnnotatorType:
@@ -17,4 +19,4 @@ class AnnotatorType:
     CHUNK = annotation.CHUNK
 
 
-__all__ = ["AnnotatorModel", "AnnotatorType"]
+__all__ = ["AnnotatorModel", "AnnotatorType", "ReadAs"]

@@ -1,9 +1,12 @@
 """LightPipeline: run a fitted pipeline on the driver, on plain strings, with no Spark job.
 
 It calls the very cores the Spark stages run in their Arrow UDFs, so its output equals the
-DataFrame path's (a test holds it to that). Finishers (``EmbeddingsFinisher``) are skipped, as
-the reference's LightPipeline skips them: their output is plain columns, not annotations, and
-``fullAnnotate`` already gives each vector. ``transform(df)`` runs the whole pipeline on Spark.
+DataFrame path's (a test holds it to that). Finishers give no columns here, as in the
+reference's LightPipeline: their output is plain columns, not annotations. A ``Finisher`` keeps
+only its inputCols in the result (what the annotations were finished for); ``EmbeddingsFinisher``
+is skipped (``fullAnnotate`` already gives each vector). Stages whose input is not annotations
+(``Doc2Chunk``) are refused unless ``setIgnoreUnsupported(True)``. ``transform(df)`` runs the
+whole pipeline on Spark.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from annotators.annotation import (
 )
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.errors import StageInputError
-from annotators.finisher import EmbeddingsFinisher
+from annotators.finisher import EmbeddingsFinisher, Finisher
 from annotators.stage import AnnotatorModel, BatchAnnotateFn, chunk_bounds
 
 #: One input: a text, or a row as ``{input column: text}`` for pipelines with several
@@ -64,7 +67,8 @@ class LightPipeline:
     """``LightPipeline(pipeline_model).annotate("text")`` -> ``{outputCol: [results]}``.
 
     It takes plain strings, or rows as ``{input column: text}`` for pipelines that read several
-    text columns, and gives each stage's output column; ``EmbeddingsFinisher`` is skipped.
+    text columns, and gives each stage's output column; a ``Finisher`` keeps only its inputCols,
+    ``EmbeddingsFinisher`` is skipped.
 
     Parameters
     ----------
@@ -122,10 +126,22 @@ class LightPipeline:
                 types.setdefault(stage.getInputCol(), None)
                 self._plan.append((stage, stage.getOutputCol(), [stage.getInputCol()], None))
                 types[stage.getOutputCol()] = stage.output_annotator_type
+            elif isinstance(stage, AnnotatorModel) and not getattr(
+                stage, "light_pipeline_supported", True
+            ):
+                # Refused when it runs, unless setIgnoreUnsupported; later stages reading its
+                # output column then get no annotations, as in the reference.
+                self._unsupported.append(stage)
+                types[stage.getOutputCol()] = stage.output_annotator_type
             elif isinstance(stage, AnnotatorModel):
                 columns = stage.input_columns(types)
                 self._plan.append((stage, stage.getOutputCol(), columns, stage.batch_core()))
                 types[stage.getOutputCol()] = stage.output_annotator_type
+            elif isinstance(stage, Finisher):
+                if not stage.isDefined(stage.inputCols):
+                    raise StageInputError(f"Finisher {stage.uid}: inputCols is not set")
+                # The reference narrows the results to what the Finisher finishes.
+                self._plan.append((stage, "", list(stage.getInputCols()), None))
             elif isinstance(stage, EmbeddingsFinisher):
                 continue  # plain columns: nothing to add to annotation results
             elif isinstance(stage, Estimator):
@@ -159,11 +175,17 @@ class LightPipeline:
             stage = self._unsupported[0]
             raise StageInputError(
                 f"model {stage.uid} ({type(stage).__name__}) does not support LightPipeline, "
-                "which runs DocumentAssembler, MultiDocumentAssembler and annotators and skips "
-                "EmbeddingsFinisher. Call setIgnoreUnsupported(True) on LightPipeline to ignore"
+                "which runs DocumentAssembler, MultiDocumentAssembler, annotators and Finisher "
+                "and skips EmbeddingsFinisher. Call setIgnoreUnsupported(True) on LightPipeline "
+                "to ignore"
             )
         outputs: list[dict[str, list[AnnotationDict]]] = [{} for _ in texts]
         for stage, output, inputs, annotate in self._plan:
+            if isinstance(stage, Finisher):
+                for row in outputs:
+                    for column in [c for c in row if c not in inputs]:
+                        del row[column]
+                continue
             if annotate is None:
                 for row, text in zip(outputs, texts, strict=True):
                     row[output] = stage.assemble(_text_for(stage.getInputCol(), text))
@@ -271,11 +293,15 @@ class LightPipeline:
         assembler = next(stage for stage, *_ in self._plan if isinstance(stage, DocumentAssembler))
         id_column = assembler.getIdCol() if assembler.isDefined(assembler.idCol) else "doc_id"
         documents = assembler.getOutputCol()
+        # The id column comes with the DocumentAssembler, so a later Finisher may drop it.
+        finishers = [stage for stage, *_ in self._plan if isinstance(stage, Finisher)]
+        keep_id = all(id_column in finisher.getInputCols() for finisher in finishers)
         for identifier, row in zip(ids, rows, strict=True):
             text = str(identifier)
             for annotation in row.get(documents, []):
                 annotation["metadata"]["id"] = text
-            row[id_column] = [make_annotation("dummy", 0, len(text), text, {"id": text})]
+            if keep_id:
+                row[id_column] = [make_annotation("dummy", 0, len(text), text, {"id": text})]
         return rows
 
     def _shown(

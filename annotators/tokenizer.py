@@ -40,6 +40,7 @@ from annotators.stage import (
     copy_params,
     keyword_only,
 )
+from annotators.text_resources import ReadAs
 
 DEFAULT_CONTEXT_CHARS = (".", ",", ";", ":", "!", "?", "*", "-", "(", ")", '"', "'")
 _PROTECT_CHAR = "\u2188"  # stands in for whitespace inside an exception; never whitespace itself
@@ -338,10 +339,10 @@ class _TokenizerParams(AnnotatorParams):
     def getExceptions(self) -> list[str]:
         return self.getOrDefault(self.exceptions) if self.isDefined(self.exceptions) else []
 
-    def setExceptionsPath(self, path: str, read_as: str = "TEXT", options: Any = None) -> Any:
+    def setExceptionsPath(self, path: str, read_as: str = ReadAs.TEXT, options: Any = None) -> Any:
         """A text file with one exception per line (Spark NLP's ``ReadAs.TEXT``, the only form
         read here: other ``read_as`` values and reader options are refused, not ignored)."""
-        if str(read_as).upper() != "TEXT":
+        if str(read_as).upper() != ReadAs.TEXT:
             raise ParamError(
                 f"setExceptionsPath: read_as '{read_as}' is not supported; only TEXT (one "
                 "exception per line) is read"

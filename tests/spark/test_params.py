@@ -29,7 +29,7 @@ RULES = [
     (SentenceDetector, "customBoundsStrategy", "middle", "customBoundsStrategy 'middle' is not"),
     (SentenceDetector, "customBounds", ["("], "customBounds: pattern '\\(' is not a valid regex"),
     (SentenceDetector, "minLength", -1, "minLength must be >= 0, got -1"),
-    (SentenceDetector, "maxLength", -2, "maxLength must be >= 0, got -2"),
+    (SentenceDetector, "maxLength", 0, "maxLength must be >= 1, got 0"),
     (SentenceDetector, "splitLength", -3, "splitLength must be >= 0, got -3"),
     (Tokenizer, "targetPattern", "[", "targetPattern: pattern '\\[' is not a valid regex"),
     (Tokenizer, "prefixPattern", "([A-Z])", "prefixPattern must begin with \\\\A"),

@@ -48,6 +48,7 @@ LOWEST = [
     "spark-nlp==5.0.0",
     "regex==2023.3.22",
     "pyyaml==6.0",
+    "snowballstemmer==2.2.0",
 ]
 
 

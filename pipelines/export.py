@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="export even when the runtime's pieces differ from the Hugging Face tokenizer's",
     )
+    parser.add_argument(
+        "--allow-unsafe-bin-checkpoint",
+        action="store_true",
+        help="read a checkpoint whose only weights are pytorch_model.bin (pickled, which can run "
+        "code when loaded): only for a checkpoint whose source you trust; otherwise refused",
+    )
     return parser.parse_args(argv)
 
 
@@ -95,6 +101,7 @@ def _export(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         check_texts=texts,
         allow_piece_differences=args.allow_piece_differences,
+        allow_unsafe_bin_checkpoint=args.allow_unsafe_bin_checkpoint,
     )
     manifest = read_manifest(folder)
     source = manifest.source

@@ -12,6 +12,11 @@ info lists the head's weights as missing). A checkpoint with ``tokenizer.json`` 
 ``spm.model`` gets one built from the Unigram vocabulary, proved on a corpus
 (``tokenizer_json.py``); every export compares the runtime's per-word pieces with the Hugging
 Face tokenizer's and refuses on a difference unless ``allow_piece_differences``.
+
+Weights are read from safetensors. A checkpoint whose only weights are ``pytorch_model.bin``
+(pickled, so loading it can run whatever code the file holds) is refused unless
+``allow_unsafe_bin_checkpoint``, by which the caller says it trusts the checkpoint's source
+(transformers then loads it with torch in weights-only mode, which narrows the risk, no more).
 """
 
 from __future__ import annotations
@@ -56,7 +61,16 @@ OPSET = 17
 PARITY_BATCHES = ((3,), (1, 7, 16), (40, 5, 23, 2))
 
 
-def _local_checkpoint(checkpoint: str) -> Path:
+#: Weight files that torch unpickles (single or sharded).
+PICKLE_WEIGHTS = "pytorch_model*.bin"
+PICKLE_HINT = (
+    "its only weights are pytorch_model.bin, stored pickled: loading it can run code. "
+    "Convert them to safetensors where the checkpoint is trusted, or, if you trust its source, "
+    "pass --allow-unsafe-bin-checkpoint (allow_unsafe_bin_checkpoint=True)"
+)
+
+
+def _local_checkpoint(checkpoint: str, allow_unsafe_bin: bool = False) -> Path:
     path = Path(checkpoint).expanduser()
     if path.is_dir():
         return path
@@ -67,11 +81,13 @@ def _local_checkpoint(checkpoint: str) -> Path:
     except ImportError as exc:  # pragma: no cover - transformers depends on it
         raise ExportError(f"{checkpoint} is not a folder and huggingface_hub is missing") from exc
     try:
-        return Path(
-            snapshot_download(
-                checkpoint, allow_patterns=["*.json", "*.model", "*.safetensors", "*.bin"]
-            )
-        )
+        patterns = [
+            "*.json",
+            "*.model",
+            "*.safetensors",
+            *([PICKLE_WEIGHTS] if allow_unsafe_bin else []),
+        ]
+        return Path(snapshot_download(checkpoint, allow_patterns=patterns))
     except Exception as exc:
         raise ExportError(
             f"{checkpoint} is not a local folder and could not be downloaded from the Hugging Face "
@@ -201,13 +217,33 @@ def resolve_task(
     )
 
 
-def _load(transformers: Any, class_name: str, source: Path, where: str, explicit: bool) -> Any:
+def weights_loading(source: Path, where: str, allow_unsafe_bin: bool) -> dict[str, bool]:
+    """``from_pretrained``'s ``use_safetensors``: True when the checkpoint has safetensors
+    (then nothing is unpickled), False for pickled-only weights when ``allow_unsafe_bin``; refused
+    otherwise."""
+    if any(source.glob("*.safetensors")):
+        return {"use_safetensors": True}
+    if not any(source.glob(PICKLE_WEIGHTS)):
+        raise ExportError(f"{where} has no weights (model.safetensors or pytorch_model.bin)")
+    if not allow_unsafe_bin:
+        raise ExportError(f"{where} is refused: {PICKLE_HINT}")
+    return {"use_safetensors": False}
+
+
+def _load(
+    transformers: Any,
+    class_name: str,
+    source: Path,
+    where: str,
+    explicit: bool,
+    allow_unsafe_bin: bool = False,
+) -> Any:
     """Load the model; refuse any weight transformers would initialize at random.
 
-    Safetensors when the checkpoint has them (no unpickling); ``.bin`` otherwise, which
-    transformers reads with torch in weights-only mode.
+    Safetensors when the checkpoint has them (no unpickling); pickled-only weights only with
+    ``allow_unsafe_bin`` (see ``weights_loading``).
     """
-    kwargs = {"use_safetensors": True} if any(source.glob("*.safetensors")) else {}
+    kwargs = weights_loading(source, where, allow_unsafe_bin)
     try:
         model, info = getattr(transformers, class_name).from_pretrained(
             str(source), output_loading_info=True, **kwargs
@@ -247,6 +283,7 @@ def export_checkpoint(
     overwrite: bool = False,
     check_texts: Sequence[str] = (),
     allow_piece_differences: bool = False,
+    allow_unsafe_bin_checkpoint: bool = False,
 ) -> Path:
     """Export ``checkpoint`` (a folder or hub id) into the model folder ``out``; return its path.
 
@@ -254,6 +291,8 @@ def export_checkpoint(
     the tokenizer checks, beside the built-in multilingual corpus. ``allow_piece_differences``:
     write the folder even when the runtime's pieces differ from the Hugging Face tokenizer's
     for some words (they are listed in the manifest); otherwise such an export is refused.
+    ``allow_unsafe_bin_checkpoint``: read a checkpoint whose weights are only ``pytorch_model.bin``
+    (pickled), trusting its source; otherwise it is refused.
     """
     try:
         import onnx
@@ -274,7 +313,8 @@ def export_checkpoint(
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise ExportError(f"{target} exists and is not empty; pass overwrite=True (--overwrite)")
 
-    source = _local_checkpoint(checkpoint)
+    source = _local_checkpoint(checkpoint, allow_unsafe_bin_checkpoint)
+    weights_loading(source, str(checkpoint), allow_unsafe_bin_checkpoint)  # refuse before any work
     config_file = source / "config.json"
     if not config_file.is_file():
         raise ExportError(f"{source} has no config.json: it is not a Hugging Face checkpoint")
@@ -298,7 +338,14 @@ def export_checkpoint(
 
     head = TASKS[task]
     class_name, output_names, per_token = head.head, head.outputs, head.per_token
-    model = _load(transformers, class_name, source, str(checkpoint), requested is not None)
+    model = _load(
+        transformers,
+        class_name,
+        source,
+        str(checkpoint),
+        requested is not None,
+        allow_unsafe_bin_checkpoint,
+    )
     config = model.config
     labels = _labels(task, config)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -77,9 +78,9 @@ class Manifest:
     files: dict[str, FileEntry] = field(metadata={"kind": None})
     #: Where it came from, how it was made and how close it is to the reference model:
     #: free-form provenance, shown by ``spark-deberta export`` and kept for people.
-    source: dict[str, Any] = field(metadata={"kind": None})
-    exporter: dict[str, Any] = field(metadata={"kind": None})
-    parity: dict[str, Any] = field(metadata={"kind": None})
+    source: dict[str, Any] = field(metadata={"kind": dict})
+    exporter: dict[str, Any] = field(metadata={"kind": dict})
+    parity: dict[str, Any] = field(metadata={"kind": dict})
     problem_type: str | None = field(default=None, metadata={"kind": None})
     quantization: dict[str, Any] | None = field(default=None, metadata={"kind": None})
 
@@ -111,13 +112,6 @@ class Manifest:
             raise ModelFolderError(
                 f"{path} has format_version {version!r}; expected {FORMAT_VERSION}"
             )
-        if data["task"] not in TASK_NAMES:
-            raise ModelFolderError(
-                f"{path}: task {data['task']!r} is not one of {list(TASK_NAMES)}"
-            )
-        files = data["files"]
-        if not isinstance(files, dict) or MODEL_FILE not in files:
-            raise ModelFolderError(f"{path}: 'files' must list {MODEL_FILE} and {SPM_FILE}")
         for name, f in known.items():
             kind = f.metadata["kind"]
             if kind is None or name not in data:
@@ -128,6 +122,13 @@ class Manifest:
                     f"{path}: field '{name}' must be {TYPE_NAMES[kind]}, not {value!r}; "
                     "re-export the model"
                 )
+        if data["task"] not in TASK_NAMES:
+            raise ModelFolderError(
+                f"{path}: task {data['task']!r} is not one of {list(TASK_NAMES)}"
+            )
+        files = data["files"]
+        if not isinstance(files, dict) or MODEL_FILE not in files:
+            raise ModelFolderError(f"{path}: 'files' must list {MODEL_FILE} and {SPM_FILE}")
         output = data["output"]
         if not (
             isinstance(output, str)
@@ -137,6 +138,7 @@ class Manifest:
                 f"{path}: field 'output' must be a string or a list of strings, not {output!r}; "
                 "re-export the model"
             )
+        _check_contents(data, path)
         entries = {}
         for name, info in files.items():
             if not is_plain_file_name(name):
@@ -146,13 +148,14 @@ class Manifest:
                 )
             if not (
                 isinstance(info, dict)
-                and isinstance(info.get("bytes"), int)
-                and not isinstance(info.get("bytes"), bool)
-                and isinstance(info.get("sha256"), str)
+                and set(info) == {"sha256", "bytes"}
+                and _is_count(info["bytes"])
+                and isinstance(info["sha256"], str)
+                and SHA256.fullmatch(info["sha256"])
             ):
                 raise ModelFolderError(
-                    f'{path}: \'files\' entry {name!r} must be {{"sha256": string, "bytes": '
-                    "integer}; re-export the model"
+                    f"{path}: 'files' entry {name!r} must be {{\"sha256\": 64 hex digits, "
+                    '"bytes": integer >= 0}; re-export the model'
                 )
             entries[name] = FileEntry(sha256=info["sha256"], bytes=info["bytes"])
         if SPM_FILE not in entries:
@@ -162,6 +165,40 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         """The manifest as ``manifest.json`` holds it."""
         return asdict(self)
+
+
+#: A sha256 as the manifest writes it: 64 lower-case hex digits.
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _check_contents(data: dict[str, Any], path: Path) -> None:
+    """What the JSON types alone do not say: sizes are counts, lists hold strings, ids are
+    integers. A value outside these would fail far from here (in a worker, at its first batch)."""
+    wrong = []
+    for name in ("dimension", "vocab_size", "max_position_embeddings"):
+        if data[name] < (0 if name == "dimension" else 1):
+            wrong.append(f"'{name}' must be {'>= 0' if name == 'dimension' else '>= 1'}")
+    if not _is_strings(data["inputs"]):
+        wrong.append("'inputs' must be a list of strings")
+    labels = data["labels"]
+    if labels is not None and not (_is_strings(labels) and labels):
+        wrong.append("'labels' must be null or a non-empty list of strings")
+    if not all(_is_count(v) for v in data["special_tokens"].values()):
+        wrong.append("'special_tokens' must map each piece to an id (an integer >= 0)")
+    if data.get("problem_type") is not None and not isinstance(data["problem_type"], str):
+        wrong.append("'problem_type' must be null or a string")
+    if data.get("quantization") is not None and not isinstance(data["quantization"], dict):
+        wrong.append("'quantization' must be null or an object")
+    if wrong:
+        raise ModelFolderError(f"{path}: field {'; field '.join(wrong)}; re-export the model")
 
 
 def is_plain_file_name(name: object) -> bool:
@@ -191,7 +228,9 @@ def read_manifest(folder: Path) -> Manifest:
         raise ModelFolderError(f"model file {MANIFEST} is missing in {folder}; {EXPORT_HINT}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise ModelFolderError(f"{path} cannot be read ({exc})") from exc
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, nesting too deep
         raise ModelFolderError(f"{path} is not valid JSON ({exc}); re-export the model") from exc
     return Manifest.from_json(data, path)
 

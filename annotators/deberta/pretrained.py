@@ -32,7 +32,7 @@ from typing import Any
 
 from annotators.deberta.manifest import MANIFEST, TYPE_NAMES, is_plain_file_name
 from annotators.deberta.model_folder import load_model_folder
-from annotators.errors import ModelFolderError
+from annotators.errors import ExportError, ModelFolderError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 DOWNLOAD_TIMEOUT_S = 60.0
@@ -265,12 +265,22 @@ def export_hub_checkpoint(hub_id: str, lang: str = "en", task: str | None = None
             f"installed with: spark-deberta export --checkpoint {hub_id} --out "
             f"{shlex.quote(str(target))} and load that folder"
         ) from exc
-    from annotators.deberta.export import export_checkpoint
+    from annotators.deberta.export import PICKLE_WEIGHTS, export_checkpoint
 
     with _locked(cache_dir() / f".{key}.lock"):
         if (target / MANIFEST).is_file():  # another process exported it while we waited
             return target
-        export_checkpoint(hub_id, target, task=task, name=hub_id, lang=lang, overwrite=True)
+        try:
+            export_checkpoint(hub_id, target, task=task, name=hub_id, lang=lang, overwrite=True)
+        except ExportError as refused:
+            if PICKLE_WEIGHTS.split("*")[0] not in str(refused):
+                raise
+            # pretrained() never opts in to reading pickled weights; the user may, by name.
+            raise ModelFolderError(
+                f"{refused}. pretrained() does not read such weights; if you trust "
+                f"{hub_id}, export it yourself: spark-deberta export --checkpoint {hub_id} "
+                f"--allow-unsafe-bin-checkpoint --out {shlex.quote(str(target))} --lang {lang}"
+            ) from refused
     return target
 
 
@@ -426,41 +436,93 @@ def _single_child(folder: Path) -> Path:
     raise ModelFolderError(f"the archive holds no {MANIFEST} at its top level")
 
 
+#: At most this many members in one archive: a model folder has a handful of files, and each
+#: member costs a file and its checks before any byte limit is reached.
+MAX_ZIP_ENTRIES = 10_000
+
+
 def safe_extract(archive: Path, target: Path, max_bytes: int | None = None) -> None:
-    """Unzip refusing absolute paths, ``..`` components, symbolic links and, with
-    ``max_bytes``, more unpacked bytes than that (counted as written, not as declared)."""
+    """Unzip refusing absolute paths, ``..`` components, backslashes, symbolic links, names
+    given twice, more than ``MAX_ZIP_ENTRIES`` members and, with ``max_bytes``, more unpacked
+    bytes than that (counted as written, not as declared). An archive that cannot be read (not
+    a zip, a bad CRC, a truncated stream, an encrypted member or an unknown compression) is a
+    ModelFolderError naming the archive and the member."""
+    import struct
+    import zlib
+
+    unreadable = (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        struct.error,
+        EOFError,
+        NotImplementedError,  # a compression method Python does not have
+        RuntimeError,  # an encrypted member
+        UnicodeDecodeError,
+        OSError,
+        ValueError,
+    )
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
-    with zipfile.ZipFile(archive) as zipped:
-        for info in zipped.infolist():
+    try:
+        zipped = zipfile.ZipFile(archive)
+    except unreadable as exc:
+        raise ModelFolderError(f"{archive} is not a readable zip archive ({exc})") from exc
+    with zipped:
+        members = zipped.infolist()
+        if len(members) > MAX_ZIP_ENTRIES:
+            raise ModelFolderError(
+                f"{archive.name} holds {len(members)} members, more than the "
+                f"{MAX_ZIP_ENTRIES} a model archive may have: refusing it"
+            )
+        seen: set[str] = set()
+        for info in members:
             name = info.filename
             mode = info.external_attr >> 16
             if (mode & 0o170000) == 0o120000:
                 raise ModelFolderError(f"archive member {name} is a symbolic link: refusing it")
-            if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+            if (
+                not name.strip("/")
+                or name.startswith("/")
+                or "\\" in name
+                or ".." in Path(name).parts
+                or ":" in name
+            ):
                 raise ModelFolderError(
-                    f"archive member {name} points outside the target: refusing it"
+                    f"archive member {name!r} points outside the target: refusing it"
                 )
             destination = (root / name).resolve()
-            if root not in destination.parents and destination != root:
+            if root not in destination.parents:
                 raise ModelFolderError(
-                    f"archive member {name} points outside the target: refusing it"
+                    f"archive member {name!r} points outside the target: refusing it"
                 )
+            if str(destination) in seen:
+                raise ModelFolderError(f"archive member {name!r} is given twice: refusing it")
+            seen.add(str(destination))
         written = 0
-        for info in zipped.infolist():
+        for info in members:
             destination = root / info.filename
-            if info.is_dir():
-                destination.mkdir(parents=True, exist_ok=True)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with zipped.open(info) as source, open(destination, "wb") as out:
-                while block := source.read(1 << 20):
-                    written += len(block)
-                    if max_bytes is not None and written > max_bytes:
-                        raise ModelFolderError(
-                            f"{archive.name} unpacks to more than {max_bytes} bytes: refusing it"
-                        )
-                    out.write(block)
+            try:
+                if info.is_dir():
+                    destination.mkdir(parents=True, exist_ok=True)
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with zipped.open(info) as source, open(destination, "xb") as out:
+                    while block := source.read(1 << 20):
+                        written += len(block)
+                        if max_bytes is not None and written > max_bytes:
+                            raise ModelFolderError(
+                                f"{archive.name} unpacks to more than {max_bytes} bytes: "
+                                "refusing it"
+                            )
+                        out.write(block)
+            except ModelFolderError:
+                raise
+            except unreadable as exc:
+                raise ModelFolderError(
+                    f"{archive.name}: member {info.filename!r} cannot be unpacked ({exc}): the "
+                    "archive is corrupt"
+                ) from exc
 
 
 #: A fixed time for every zip member, so publishing the same folder twice gives the same zip.

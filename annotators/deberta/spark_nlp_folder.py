@@ -14,8 +14,11 @@ or a downloaded model unzipped) becomes our model folder. Its layout:
   ``loadSavedModel`` reads).
 
 The result passes the same checks as an exported folder (graph inputs and outputs, special
-pieces, checksums). A graph that takes inputs other than ``input_ids`` and ``attention_mask``
-(``token_type_ids``) is refused with a clear error: the runtime feeds those two.
+pieces, checksums, external-data locations). A graph that takes inputs other than ``input_ids``
+and ``attention_mask`` (``token_type_ids``) is refused with a clear error: the runtime feeds
+those two. Nothing outside the source folder is read: a link anywhere in it is refused. Whatever
+is malformed (metadata, params such as ``"caseSensitive": "maybe"``, the zip, the graph) is a
+ModelFolderError naming the file.
 
 Out: ``write_spark_nlp_import`` writes what Spark NLP's ``loadSavedModel`` imports for ONNX
 (``model.onnx``, ``assets/spm.model``, ``assets/labels.txt``), so an export can be cross-checked
@@ -43,7 +46,7 @@ from annotators.deberta.manifest import (
     file_entries,
     write_model_folder,
 )
-from annotators.deberta.model_folder import ModelFolder, load_model_folder
+from annotators.deberta.model_folder import ModelFolder, check_external_data, load_model_folder
 from annotators.deberta.pretrained import safe_extract
 from annotators.errors import ModelFolderError
 from annotators.tasks import REFERENCE_CLASSES, TASKS
@@ -57,18 +60,61 @@ LABELS_FILE = "labels.txt"
 MAX_EXPANSION = 20
 
 
+def _refuse_links(folder: Path) -> None:
+    """Refuse a link anywhere in ``folder``: the import copies files, and a link would copy a
+    file from outside the folder into the model folder."""
+    for parent, dirs, files in os.walk(folder, followlinks=False):
+        for name in [*dirs, *files]:
+            entry = Path(parent) / name
+            if entry.is_symlink() or folder not in entry.resolve().parents:
+                raise ModelFolderError(
+                    f"{entry} is a link: a Spark NLP folder is imported only from its own "
+                    "files; copy the file it points to into the folder"
+                )
+
+
 def _read_params(folder: Path) -> tuple[str, dict[str, Any]]:
     metadata = folder / "metadata" / "part-00000"
     if not metadata.is_file():
         raise ModelFolderError(f"{folder} is not a saved Spark NLP model: {metadata} is missing")
     try:
         saved = json.loads(metadata.read_text(encoding="utf-8").splitlines()[0])
-    except (UnicodeDecodeError, json.JSONDecodeError, IndexError) as exc:
+    except OSError as exc:
+        raise ModelFolderError(f"{metadata} cannot be read ({exc})") from exc
+    except (ValueError, IndexError, RecursionError) as exc:  # bad UTF-8 or JSON, empty, too deep
         raise ModelFolderError(f"{metadata} is not Spark ML params JSON ({exc})") from exc
     if not isinstance(saved, dict) or not isinstance(saved.get("class"), str):
         raise ModelFolderError(f"{metadata} names no class")
-    params = {**(saved.get("defaultParamMap") or {}), **(saved.get("paramMap") or {})}
+    params: dict[str, Any] = {}
+    for key in ("defaultParamMap", "paramMap"):  # set params override defaults
+        found = saved.get(key)
+        if found is None:
+            continue
+        if not isinstance(found, dict):
+            raise ModelFolderError(f"{metadata}: {key} must be a JSON object, not {found!r}")
+        params.update(found)
     return saved["class"], params
+
+
+def _bool_param(params: dict[str, Any], name: str, default: bool, where: Path) -> bool:
+    """A boolean param as Spark ML writes it (true/false), or as a string ("true"/"false", any
+    case); anything else is refused rather than read by truthiness ("false" is truthy)."""
+    value = params.get(name, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ModelFolderError(f"{where}: param {name} must be true or false, not {value!r}")
+
+
+def _count_param(params: dict[str, Any], name: str, where: Path) -> int:
+    """An integer param >= 0 (0 when unset), as a JSON number or decimal string."""
+    value = params.get(name) or 0
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ModelFolderError(f"{where}: param {name} must be an integer >= 0, not {value!r}")
+    return value
 
 
 def _read_labels(labels: list[str] | str | os.PathLike[str] | None, task: str) -> list[str] | None:
@@ -83,8 +129,13 @@ def _read_labels(labels: list[str] | str | os.PathLike[str] | None, task: str) -
     if isinstance(labels, list | tuple):
         found = [str(label) for label in labels]
     else:
-        found = [line.strip() for line in Path(labels).read_text(encoding="utf-8").splitlines()]
-        found = [label for label in found if label]
+        try:
+            text = Path(labels).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelFolderError(
+                f"labels file {labels} cannot be read as UTF-8 text ({exc})"
+            ) from exc
+        found = [label for label in (line.strip() for line in text.splitlines()) if label]
     if not found or len(set(found)) != len(found):
         raise ModelFolderError(f"labels must be distinct and non-empty, got {found}")
     return found
@@ -149,8 +200,14 @@ def import_spark_nlp_folder(
 
     folder = Path(source).expanduser().resolve()
     target = Path(out).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise ModelFolderError(f"{target} exists and is not a folder")
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise ModelFolderError(f"{target} exists and is not empty; pass overwrite=True")
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder} is not a folder: pass a saved Spark NLP model's folder")
+    _refuse_links(folder)
+    metadata = folder / "metadata" / "part-00000"
     spark_class, params = _read_params(folder)
     if spark_class not in REFERENCE_CLASSES:
         raise ModelFolderError(
@@ -159,6 +216,10 @@ def import_spark_nlp_folder(
         )
     held = REFERENCE_CLASSES[spark_class]
     task, zip_name = held.name, held.reference_model_dir
+    # Checked before the graph is unpacked and run: a bad param costs nothing.
+    case_sensitive = _bool_param(params, "caseSensitive", task != "question-answering", metadata)
+    if task != "embeddings":
+        _count_param(params, "dimension", metadata)
     found_labels = _read_labels(labels, task)
     spm_source = folder / SPM_NAME
     if not spm_source.is_file():
@@ -179,6 +240,7 @@ def import_spark_nlp_folder(
             shutil.copyfile(data, staged / data.name)
         shutil.copyfile(graph, staged / MODEL_FILE)
         shutil.copyfile(spm_source, staged / SPM_FILE)
+        check_external_data(staged / MODEL_FILE, {data.name for data in data_files})
         try:
             session = ort.InferenceSession(
                 str(staged / MODEL_FILE), providers=["CPUExecutionProvider"]
@@ -190,8 +252,15 @@ def import_spark_nlp_folder(
         _check_inputs(session, folder / zip_name)
         outputs = _outputs(session, task, folder / zip_name)
         probe = np.array([[special["[CLS]"], special["[SEP]"]]], dtype=np.int64)
-        width = session.run(outputs, {"input_ids": probe, "attention_mask": np.ones_like(probe)})
-        last = int(width[0].shape[-1])
+        try:
+            width = session.run(
+                outputs, {"input_ids": probe, "attention_mask": np.ones_like(probe)}
+            )
+            last = int(width[0].shape[-1])
+        except Exception as exc:  # onnxruntime's own types; a scalar output has no width
+            raise ModelFolderError(
+                f"the graph in {folder / zip_name} does not run on a two-token probe ({exc})"
+            ) from exc
         if found_labels is not None and last != len(found_labels):
             raise ModelFolderError(
                 f"the graph gives {last} scores, but {len(found_labels)} labels were given: "
@@ -203,9 +272,9 @@ def import_spark_nlp_folder(
             name=name or folder.name,
             language=lang,
             task=task,
-            dimension=last if task == "embeddings" else int(params.get("dimension", 0) or 0),
+            dimension=last if task == "embeddings" else _count_param(params, "dimension", metadata),
             max_position_embeddings=DEBERTA_V3_POSITIONS,
-            case_sensitive=bool(params.get("caseSensitive", task != "question-answering")),
+            case_sensitive=case_sensitive,
             vocab_size=int(vocab),
             special_tokens=special,
             inputs=list(MODEL_INPUTS),

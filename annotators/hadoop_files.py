@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,39 @@ def exchange_local_folders(first: Path, second: Path) -> bool:
     if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), f"{first} <-> {second}")
+
+
+def write_local_file(path: Path, text: str, exclusive: bool = False) -> bool:
+    """Write a small local file whole: drafted beside, then linked (``exclusive``: fails if the
+    name is taken) or renamed into place, so a reader sees the old text or the new, never part.
+
+    Hadoop's local ``create`` checks for the file and then creates it, two steps that two
+    writers can both pass; a hard link is one step. It also leaves a ``.<name>.crc`` checksum
+    that an outside change to the file makes unreadable: none is written here, and a stale
+    one is removed. False only when ``exclusive`` and the file exists.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:12]}")
+    draft.write_bytes(text.encode("utf-8"))
+    try:
+        if exclusive:
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                return False
+            except OSError:  # a filesystem without hard links: create exclusively, then write
+                try:
+                    handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    return False
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(text.encode("utf-8"))
+        else:
+            os.replace(draft, path)
+        path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+        return True
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 class HadoopFiles:
@@ -98,8 +132,32 @@ class HadoopFiles:
     def modified_ms(self, path: str) -> int:
         return int(self.fs.getFileStatus(self.path(path)).getModificationTime())
 
+    def is_file(self, path: str) -> bool:
+        """Whether the path is a file (not a folder, and not absent)."""
+        return self._kind(path) == "file"
+
+    def is_folder(self, path: str) -> bool:
+        """Whether the path is a folder (not a file, and not absent)."""
+        return self._kind(path) == "folder"
+
+    def _kind(self, path: str) -> str | None:
+        try:
+            status = self.fs.getFileStatus(self.path(path))
+        except Exception as exc:  # Py4J: FileNotFoundException
+            if "FileNotFound" in str(exc):
+                return None
+            raise
+        return "folder" if status.isDirectory() else "file"
+
     def write(self, path: str, text: str, exclusive: bool = False) -> bool:
-        """Write a small file; with ``exclusive``, only if it does not exist (False if it did)."""
+        """Write a small file; with ``exclusive``, only if it does not exist (False if it did).
+
+        On local disk the file appears whole and ``exclusive`` is exclusive among processes
+        (``write_local_file``); on HDFS the name node makes the create exclusive.
+        """
+        local = self.local_path(path)
+        if local is not None:
+            return write_local_file(local, text, exclusive)
         try:
             stream = self.fs.create(self.path(path), not exclusive)
         except Exception as exc:  # Py4J: FileAlreadyExistsException
@@ -113,7 +171,13 @@ class HadoopFiles:
         return True
 
     def read(self, path: str) -> str | None:
-        """A small file's text, or None if it is not there."""
+        """A small file's text, or None if it is not there (or is a folder)."""
+        local = self.local_path(path)
+        if local is not None:  # as written: no checksum file to disagree with it
+            try:
+                return local.read_bytes().decode("utf-8", "replace")
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
         try:
             stream = self.fs.open(self.path(path))
         except Exception as exc:  # Py4J: FileNotFoundException

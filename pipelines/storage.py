@@ -3,9 +3,15 @@
 Everything the job keeps beside the target has a name that starts with ``.<target name>.``, so
 readers of a partitioned table (``lake/date=1``) never see it as data:
 
-- ``.<name>.lock``: held for the whole job, a lease renewed while the job runs; a second job on
-  the same target stops at once. A lock whose owner died (same host, no such process) or whose
-  lease ran out is taken over.
+- ``.<name>.lock``: held for the whole job, a lease renewed while the job runs (a failed
+  renewal is retried); a second job on the same target stops at once. It is created
+  exclusively (on local disk a hard link, since Hadoop's local create is check-then-create).
+  A lock whose lease ran out, or whose process is gone (same host, boot and PID namespace: a
+  pid from another container means nothing here), is taken over, and only as it was observed:
+  one job wins a takeover token named by the lock's text, reads the lock again and removes it
+  only if unchanged. Before the commit, and before each step that changes the target, the job
+  checks that the lock is still its own and its lease current; if not, it stops (before the
+  journal, with the target untouched).
 - ``.<name>.writing-<run>``: where Spark writes; checked (rows, counts) before the commit.
 - ``.<name>.commit``: the journal, written whole beside (``.<name>.journal-<run>``) and renamed
   into place before the first change to the target, and removed after the last. A run that
@@ -29,14 +35,18 @@ Two protocols, by store:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import random
 import socket
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -54,6 +64,102 @@ SUCCESS = "_SUCCESS"
 #: Written into the staging folder before a rename commit: found in the target with this run's
 #: id, it says that an atomic exchange has already put the new output there.
 COMMIT_MARKER = ".spark-deberta-commit"
+#: What a commit stopped for a lost lock leaves (for the error).
+LEFT_FOR_THE_HOLDER = (
+    "the journal says what is left; the job that holds the lock, or the next run, finishes it"
+)
+#: Seconds a lock file that is not a lock (empty: being written on HDFS) is given to become one.
+UNREADABLE_LOCK_WAIT_S = 2.0
+#: Seconds after which a takeover token (``.<name>.lock.takeover-*``) left by a dead job lapses.
+TAKEOVER_TOKEN_LAPSE_S = 60.0
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's first line, without Py4J's prefix and Java's stack trace."""
+    text = str(exc).strip()
+    if "Exception:" in text:  # Py4J: "An error occurred while calling ...\n: java...Exception: ..."
+        text = text.split("\n: ", 1)[-1]
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When a process started (clock ticks since boot, /proc/<pid>/stat field 22): with the
+    pid, it names one process, where the pid alone may have been reused."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_identity() -> dict[str, Any]:
+    """What the lock records of its job's process: the host, and where its pid means
+    something: the boot (``boot``) and the PID namespace (``pidns``: a container has its own,
+    whatever its host name). None where the system does not say (not Linux)."""
+    try:
+        namespace: str | None = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = None
+    return {
+        "host": socket.gethostname(),
+        "boot": _read_text("/proc/sys/kernel/random/boot_id"),
+        "pidns": namespace,
+        "pid": os.getpid(),
+        "started": _start_ticks(os.getpid()),
+    }
+
+
+def _parse_owner(text: str | None) -> dict[str, Any] | None:
+    """A lock file's owner record, or None if the text is not one (empty, cut, damaged)."""
+    try:
+        owner = json.loads(text or "")
+    except ValueError:
+        return None
+    return owner if isinstance(owner, dict) and isinstance(owner.get("run"), str) else None
+
+
+#: The identity fields that must match for a lock's pid to be looked up here.
+SAME_PLACE = ("host", "boot", "pidns")
+
+
+def _owner_gone(owner: dict[str, Any]) -> str | None:
+    """Why the process that wrote a lock is gone, or None if it may be alive.
+
+    Its pid is looked up only where it means the same process: same host, boot and PID
+    namespace. A lock from another machine or container (or without those fields) lapses by
+    its lease alone.
+    """
+    here = process_identity()
+    if any(owner.get(key) is None or owner.get(key) != here[key] for key in SAME_PLACE):
+        return None
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"process {pid} is gone"
+    except PermissionError:
+        pass  # alive, another user's
+    started = owner.get("started")
+    now = _start_ticks(pid)
+    if isinstance(started, int) and now is not None and now != started:
+        return f"process {pid} is gone (its pid now names another process)"
+    return None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A lock file as observed: its text, and seconds since it was last written."""
+
+    text: str
+    age_s: float
 
 
 def _step(name: str) -> None:
@@ -110,6 +216,8 @@ class OutputCommit:
         self.journal = self._prefix + "commit"
         self.staging = f"{self._prefix}writing-{self.run}"
         self._stop = threading.Event()
+        self._lost: str | None = None  # why this job no longer holds the lock, once it does not
+        self._renewed_at = time.monotonic()
         self._renewer = threading.Thread(
             target=self._renew, name="spark-deberta-lease", daemon=True
         )
@@ -118,15 +226,15 @@ class OutputCommit:
     # -- the lock ---------------------------------------------------------------------------
 
     def __enter__(self) -> OutputCommit:
-        self.files.mkdirs(self._parent)
+        self._make_parent()
         self._acquire()
+        self._renewer.start()  # before recovery, which may take a while on an object store
         try:
             self.recover()
             self._check_mode()
         except BaseException:
             self._release()
             raise
-        self._renewer.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -141,65 +249,201 @@ class OutputCommit:
 
     def _owner(self) -> str:
         return json.dumps(
-            {"run": self.run, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+            {"run": self.run, **process_identity(), "lease_s": self.lease_s, "at": time.time()}
         )
 
-    def _acquire(self) -> None:
-        for _ in range(5):
-            if self.files.write(self.lock, self._owner(), exclusive=True):
-                return
-            stale = self._stale_reason()
-            if stale is None:
-                held = self.files.read(self.lock) or "{}"
+    def _make_parent(self) -> None:
+        """Create the target's folder, or say in one line which file stands in the way."""
+        try:
+            self.files.mkdirs(self._parent)
+            return
+        except Exception as exc:  # Py4J: FileAlreadyExists, ParentNotDirectory, permissions
+            cause = _first_line(exc)
+        above = self.files.path(self._parent)
+        while above is not None:
+            if self.files.is_file(str(above)):
                 raise JobError(
-                    f"output {self.target} is being written by another job ({held.strip()}); "
-                    "two jobs must not write one output. If that job is dead, its lock "
-                    f"{self.lock} lapses {self.lease_s:.0f} s after its last renewal, or delete "
-                    "the lock file"
+                    f"output {self.target}: {above} is a file, so no folder can be made under "
+                    "it; choose an output path whose folders are folders (or move the file)"
                 )
-            if stale != "released":
-                # Of several jobs taking over, one wins the rename; the others try again.
-                aside = f"{self.lock}.stale-{self.run}"
-                if self.files.rename(self.lock, aside):
-                    self.files.delete(aside)
-        raise JobError(f"output {self.target}: could not take the lock {self.lock}; try again")
+            above = above.getParent()
+        raise JobError(
+            f"output {self.target}: cannot create its folder {self._parent} ({cause}); check "
+            "the path and its permissions"
+        )
 
-    def _stale_reason(self) -> str | None:
-        """Why the lock's owner is gone, or None if it may still be writing."""
+    def _read_lock(self) -> str | None:
+        """The lock file's text, None if there is no lock; a clear error if it cannot be read."""
+        try:
+            text = self.files.read(self.lock)
+            if text is None and self.files.is_folder(self.lock):
+                raise OSError("it is a folder, not a file")
+        except Exception as exc:
+            raise JobError(
+                f"output {self.target}: its lock {self.lock} cannot be read "
+                f"({_first_line(exc)}); if no job is writing {self.target}, delete "
+                f"{self.lock} and run the job again"
+            ) from exc
+        return text
+
+    def _observe(self) -> _Seen | None:
+        """The lock as it is now (text and age), or None if it went away meanwhile. A lock
+        whose text changes between two reads is being written or renewed: age 0."""
+        first = self._read_lock()
+        if first is None:
+            return None
         try:
             age_s = time.time() - self.files.modified_ms(self.lock) / 1000
         except Exception:  # the lock vanished meanwhile: its owner finished
-            return "released"
-        if age_s > self.lease_s:
-            return f"lease not renewed for {age_s:.0f} s"
-        try:
-            owner = json.loads(self.files.read(self.lock) or "{}")
-        except ValueError:
-            return None  # being written right now
-        if not isinstance(owner, dict):
             return None
-        if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+        second = self._read_lock()
+        if second is None:
+            return None
+        return _Seen(second, age_s if first == second else 0.0)
+
+    def _acquire(self) -> None:
+        """Create the lock exclusively; a stale one is taken over only as it was observed."""
+        unreadable_since: float | None = None
+        for attempt in range(50):
+            if self.files.write(self.lock, self._owner(), exclusive=True):
+                self._renewed_at = time.monotonic()
+                return
+            seen = self._observe()
+            if seen is None:
+                continue  # released meanwhile: try to create it again
+            stale = self._stale_reason(seen)
+            if stale is not None:
+                self._take_over(seen, stale)
+            elif _parse_owner(seen.text) is not None:
+                raise JobError(
+                    f"output {self.target} is being written by another job "
+                    f"({seen.text.strip()}); two jobs must not write one output. If that job "
+                    f"is dead, its lock {self.lock} lapses {self.lease_s:.0f} s after its last "
+                    "renewal, or delete the lock file"
+                )
+            else:
+                # Not a lock: one being written (on HDFS a created file is empty until it is
+                # closed) becomes one within moments; anything else is damage.
+                unreadable_since = unreadable_since or time.monotonic()
+                if time.monotonic() - unreadable_since > UNREADABLE_LOCK_WAIT_S:
+                    raise JobError(
+                        f"output {self.target}: its lock {self.lock} holds no job's lock "
+                        f"({seen.text[:80]!r}); if no job is writing {self.target}, delete "
+                        f"{self.lock} and run the job again"
+                    )
+            time.sleep(0.05 + 0.05 * random.random() * min(attempt, 5))
+        raise JobError(f"output {self.target}: could not take the lock {self.lock}; try again")
+
+    def _stale_reason(self, seen: _Seen) -> str | None:
+        """Why the observed lock's owner is gone, or None if it may still be writing. The lease
+        is the one its owner renews by (in the lock), else this job's."""
+        owner = _parse_owner(seen.text)
+        lease_s = owner.get("lease_s") if owner is not None else None
+        if not isinstance(lease_s, (int, float)) or isinstance(lease_s, bool) or lease_s <= 0:
+            lease_s = self.lease_s
+        if seen.age_s > lease_s:
+            return f"lease not renewed for {seen.age_s:.0f} s"
+        return None if owner is None else _owner_gone(owner)
+
+    def _take_over(self, seen: _Seen, reason: str) -> None:
+        """Remove the stale lock, if it is still the one observed.
+
+        Of several jobs that observed the same stale lock, the one that creates its takeover
+        token (exclusively, named by the observed text) removes it, and only after reading it
+        again: a lock created or renewed since is someone's live lock and is left alone. The
+        token goes when this is done; one left by a job that died here lapses after a minute.
+        """
+        digest = hashlib.sha256(seen.text.encode("utf-8")).hexdigest()[:16]
+        token = f"{self.lock}.takeover-{digest}"
+        if not self.files.write(token, self.run, exclusive=True):
             try:
-                os.kill(owner["pid"], 0)
-            except ProcessLookupError:
-                return f"process {owner['pid']} is gone"
-            except PermissionError:
-                return None
-        return None
+                age_s = time.time() - self.files.modified_ms(token) / 1000
+            except Exception:  # finished meanwhile
+                return
+            if age_s > TAKEOVER_TOKEN_LAPSE_S:
+                self.files.delete(token)
+            return
+        try:
+            if self._read_lock() == seen.text:
+                self.files.delete(self.lock)
+                print(f"spark-deberta: took over the lock {self.lock} ({reason})", file=sys.stderr)
+        finally:
+            self.files.delete(token)
+
+    def _mine(self, text: str | None) -> bool:
+        owner = _parse_owner(text)
+        return owner is not None and owner.get("run") == self.run
+
+    def _renew_once(self) -> None:
+        """Renew the lease if the lock is still this job's; note the loss if it is not."""
+        text = self._read_lock()
+        if not self._mine(text):
+            self._lost = (
+                "its lock file is gone"
+                if text is None
+                else f"the lock now names another job ({text.strip()[:200]})"
+            )
+            return
+        self.files.write(self.lock, self._owner())
+        self._renewed_at = time.monotonic()
 
     def _renew(self) -> None:
-        while not self._stop.wait(max(self.lease_s / 4, 0.05)):
+        """Renew every quarter lease; after a failure, retry sooner and keep trying (a lease
+        lapses only after every renewal in a whole lease has failed)."""
+        every, retry = max(self.lease_s / 4, 0.05), max(self.lease_s / 32, 0.05)
+        failures, wait = 0, every
+        while self._lost is None and not self._stop.wait(wait):
             try:
-                self.files.write(self.lock, self._owner())
-            except Exception:  # the session is stopping; the lock lapses by itself
-                return
+                self._renew_once()
+            except Exception as exc:  # a disk or network hiccup, or the session stopping
+                failures += 1
+                wait = retry
+                if failures == 1:
+                    print(
+                        f"spark-deberta: WARNING: could not renew the lock {self.lock} "
+                        f"({_first_line(exc)}); retrying",
+                        file=sys.stderr,
+                    )
+            else:
+                failures, wait = 0, every
+
+    def _check_owner(self, refused: str) -> None:
+        """Stop unless this job still holds the lock: its run in the lock file, its lease
+        renewed within the lease. ``refused`` says what that leaves, for the error."""
+        problem = self._lost
+        if problem is None:
+            try:
+                text = self._read_lock()
+            except JobError as exc:
+                problem = str(exc)
+            else:
+                since_s = time.monotonic() - self._renewed_at
+                if not self._mine(text):
+                    problem = (
+                        "its lock file is gone"
+                        if text is None
+                        else f"the lock now names another job ({text.strip()[:200]})"
+                    )
+                elif since_s > self.lease_s:
+                    problem = (
+                        f"its lease ran out ({since_s:.0f} s since the last renewal, lease "
+                        f"{self.lease_s:.0f} s), so another job may be writing"
+                    )
+        if problem is not None:
+            raise JobError(
+                f"output {self.target}: this job no longer holds its lock {self.lock}: "
+                f"{problem}; {refused}"
+            )
 
     def _release(self) -> None:
         self._stop.set()
         if self._renewer.is_alive():  # a renewal in flight must not recreate the lock
             self._renewer.join(timeout=60)
-        owner = self.files.read(self.lock)
-        if owner and f'"{self.run}"' in owner:
+        try:
+            mine = self._mine(self._read_lock())
+        except JobError:
+            mine = False
+        if mine:
             self.files.delete(self.lock)
 
     # -- mode and recovery ------------------------------------------------------------------
@@ -262,7 +506,8 @@ class OutputCommit:
                 self.files.delete(sibling)
 
     def _finish(self, journal: dict[str, Any]) -> None:
-        """Carry a journaled commit through to its end; safe to repeat from any step."""
+        """Carry a journaled commit through to its end; safe to repeat from any step, but only
+        by the lock's holder (checked before each step that changes the target)."""
         if journal["protocol"] == "rename":
             self._finish_rename(
                 self._sibling(journal["staging"]), self._sibling(journal["retired"]), journal["run"]
@@ -275,6 +520,7 @@ class OutputCommit:
     def _finish_rename(self, staging: str, retired: str, run: str) -> None:
         files = self.files
         marker = f"{self.target}/{COMMIT_MARKER}"
+        self._check_owner(LEFT_FOR_THE_HOLDER)
         exchanged = files.read(marker) == run
         if files.exists(staging):
             if exchanged:  # since the exchange, the staging name holds the old output
@@ -292,6 +538,7 @@ class OutputCommit:
                         )
                     self._rename(self.target, retired)
                     _step("after-retire")
+                    self._check_owner(LEFT_FOR_THE_HOLDER)
                 self._rename(staging, self.target)
                 _step("after-move")
         elif not files.exists(self.target) and files.exists(retired):
@@ -303,6 +550,7 @@ class OutputCommit:
 
     def _finish_marker(self, staging: str, new_files: list[str]) -> None:
         files, wanted = self.files, set(new_files)
+        self._check_owner(LEFT_FOR_THE_HOLDER)
         files.delete(f"{self.target}/{SUCCESS}")
         _step("after-unmark")
         for old in files.files(self.target):
@@ -322,6 +570,7 @@ class OutputCommit:
                     f"output {self.target}: {relative} is in neither {staging} nor the target; "
                     f"the commit cannot be finished. Rerun the job with --mode overwrite"
                 )
+        self._check_owner(LEFT_FOR_THE_HOLDER)
         files.write(f"{self.target}/{SUCCESS}", "")
         files.delete(staging)
 
@@ -338,8 +587,16 @@ class OutputCommit:
 
     # -- the commit -------------------------------------------------------------------------
 
-    def commit(self) -> None:
-        """Replace the target with the checked staging folder, journaled step by step."""
+    def commit(self, rows: int | None = None) -> None:
+        """Replace the target with the checked staging folder, journaled step by step.
+
+        Refused, with the target untouched, when this job no longer holds the lock or when the
+        staging folder is gone or (``rows`` > 0) holds no data files: another job may have
+        taken over and removed it.
+        """
+        untouched = f"nothing was committed and {self.target} is as it was; run the job again"
+        self._check_owner(untouched)
+        self._check_staging(rows, untouched)
         self._check_mode()  # again: it may have appeared while the job ran
         if self.protocol == "rename":
             journal: dict[str, Any] = {
@@ -360,6 +617,17 @@ class OutputCommit:
         draft = f"{self._prefix}journal-{self.run}"
         self.files.write(draft, json.dumps(journal), exclusive=True)
         _step("journal-draft")
+        try:  # the last moment to refuse: once the journal is in place, the commit is made
+            self._check_owner(untouched)
+        except JobError:
+            self.files.delete(draft)
+            raise
+        if self.files.exists(self.journal):
+            raise JobError(
+                f"output {self.target}: another commit's journal {self.journal} appeared while "
+                f"this job held the lock; the new output is in {self.staging}. "
+                "Look at both before deleting either"
+            )
         if not self.files.rename(draft, self.journal) or self.files.exists(draft):
             raise JobError(
                 f"output {self.target}: could not put the commit journal in place at "
@@ -374,3 +642,14 @@ class OutputCommit:
                 f"{self.staging} and the journal {self.journal} says what is left to do: the "
                 "next run of the job on this output finishes it"
             ) from exc
+
+    def _check_staging(self, rows: int | None, refused: str) -> None:
+        """The staging folder must still hold what the job wrote (and checked)."""
+        names = self.files.files(self.staging)
+        data = [n for n in names if n.rpartition("/")[2] not in (SUCCESS, COMMIT_MARKER)]
+        if not names or (rows and not data):
+            state = "is gone" if not self.files.exists(self.staging) else "holds no data files"
+            raise JobError(
+                f"output {self.target}: the staging folder {self.staging} {state} (did another "
+                f"job take over the lock and remove it?); {refused}"
+            )

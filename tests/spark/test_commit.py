@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from annotators.errors import JobError
 from pipelines.job import write_all_or_nothing
-from pipelines.storage import OutputCommit
+from pipelines.storage import OutputCommit, process_identity
 
 pytestmark = [pytest.mark.classic]
 
@@ -75,7 +74,8 @@ def test_a_dead_jobs_lock_and_staging_are_taken_over(spark, tmp_path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     lock = tmp_path / ".out.lock"
-    lock.write_text(json.dumps({"run": "x", "host": socket.gethostname(), "pid": dead.pid}))
+    # Same host, boot and PID namespace as this process (a pid is looked up only there).
+    lock.write_text(json.dumps({**process_identity(), "run": "x", "pid": dead.pid}))
     (tmp_path / ".out.writing-deadbeef0000").mkdir()
     write(spark, str(tmp_path / "out"), "error", 2)
     assert count(spark, tmp_path / "out") == 2 and hidden(tmp_path) == []

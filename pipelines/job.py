@@ -123,7 +123,7 @@ def write_all_or_nothing(
     rows_out = totals["rows"]
     if rows_out != rows_in:
         raise JobError(f"rows out ({rows_out}) != rows in ({rows_in}); nothing was written")
-    output.commit()
+    output.commit(rows_out)
     return totals
 
 
@@ -188,6 +188,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     return {
         "rows": documents.rows,
         "skipped_records": documents.skipped,
+        "repaired_characters": documents.repaired,
         "sentences": totals["sentences"],
         "tokens": tokens,
         "model": config["model"]["name"] + (f" (WARNING: {note})" if note else ""),

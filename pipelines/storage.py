@@ -616,12 +616,14 @@ class OutputCommit:
         # Written beside, then renamed into place: the journal is whole or absent, never cut.
         draft = f"{self._prefix}journal-{self.run}"
         self.files.write(draft, json.dumps(journal), exclusive=True)
-        _step("journal-draft")
         try:  # the last moment to refuse: once the journal is in place, the commit is made
+            _step("journal-draft")
             self._check_owner(untouched)
-        except JobError:
+        except Exception as exc:
             self.files.delete(draft)
-            raise
+            if isinstance(exc, JobError):
+                raise
+            raise JobError(f"the commit of {self.target} failed ({exc}); {untouched}") from exc
         if self.files.exists(self.journal):
             raise JobError(
                 f"output {self.target}: another commit's journal {self.journal} appeared while "

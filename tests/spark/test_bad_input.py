@@ -26,7 +26,7 @@ from annotators.stage import (
 )
 from pipelines.arguments import parse_args
 from pipelines.config import defaults
-from pipelines.inputs import read_documents
+from pipelines.inputs import checked_documents, read_documents
 from pipelines.job import run
 from pipelines.stages import build_pipeline
 from tests.support import annotations_of
@@ -73,7 +73,9 @@ def assert_offsets_exact(rows) -> None:
 
 
 def run_file(spark, path: Path, fmt: str):
-    documents = read_documents(spark, str(path), fmt, "text", "id")
+    # As the job reads: the reader's rows also carry counts (repaired characters) for the check.
+    read = read_documents(spark, str(path), fmt, "text", "id")
+    documents = checked_documents(read, "fail", explicit_ids=True).frame
     return pipeline_model(spark).transform(documents).collect()
 
 

@@ -27,7 +27,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
 
 from annotators.annotation import TOKEN, AnnotationDict, make_annotation
-from annotators.errors import StageInputError
+from annotators.errors import ParamError, StageInputError
 from annotators.params import bounded_int, check_min_max, java_patterns
 from annotators.patterns import PicklesWithoutPatterns, compile_java_pattern
 from annotators.stage import (
@@ -68,7 +68,7 @@ def string_map(name: str) -> Any:
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
-            raise TypeError(f"{name} must be a dict of strings to strings, got {type(value)}")
+            raise ParamError(f"{name} must be a dict of strings to strings, got {type(value)}")
         return dict(value)
 
     return convert

@@ -88,7 +88,7 @@ def external_resource(name: str, required: tuple[str, ...] = ()) -> Any:
 
     def convert(value: Any) -> Resource:
         if not isinstance(value, Mapping) or not isinstance(value.get("path"), str):
-            raise TypeError(
+            raise ParamError(
                 f"{name} must be an external resource {{'path': str, 'readAs': str, "
                 f"'options': dict}}, got {value!r}"
             )

@@ -303,12 +303,13 @@ class ExternalTensor:
 
 def external_tensors(graph: bytes | memoryview) -> list[ExternalTensor]:
     """Every tensor in the serialized ModelProto ``graph`` that names external data (or says
-    its data is external), wherever it sits. Raises ValueError when the bytes are malformed."""
+    its data is external), wherever it sits. Raises ModelFolderError (a ValueError) when the
+    bytes are malformed."""
     found: list[ExternalTensor] = []
     try:
         _walk_model(memoryview(graph), found)
     except _MalformedError as exc:
-        raise ValueError(f"not a well-formed ONNX protobuf ({exc})") from exc
+        raise ModelFolderError(f"not a well-formed ONNX protobuf ({exc})") from exc
     return found
 
 

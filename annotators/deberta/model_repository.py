@@ -163,14 +163,14 @@ def _version_field(value: object) -> tuple[int, ...] | None:
     if not isinstance(parts, list) or not all(
         isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in parts
     ):
-        raise ValueError(f"bad version {value!r}")
+        raise ModelFolderError(f"bad version {value!r}")
     return tuple(parts)
 
 
 def _optional_str(entry: dict[str, Any], field: str) -> str | None:
     value = entry.get(field)
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"{field} is not a string")
+        raise ModelFolderError(f"{field} is not a string")
     return value
 
 
@@ -184,14 +184,14 @@ def parse_metadata(body: bytes) -> tuple[list[Build], int]:
         try:
             entry = json.loads(line.decode("utf-8"))
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                raise ValueError("no name")
+                raise ModelFolderError("no name")
             lib = _version_field(entry.get("libVersion"))
             spark = _version_field(entry.get("sparkVersion"))
             ready, zipped = entry.get("readyToUse"), entry.get("isZipped", False)
             if not isinstance(ready, bool) or not isinstance(zipped, bool):
-                raise ValueError("readyToUse/isZipped are not booleans")
+                raise ModelFolderError("readyToUse/isZipped are not booleans")
             if not isinstance(entry.get("time"), str):
-                raise ValueError("no time")
+                raise ModelFolderError("no time")
             build = Build(
                 name=entry["name"],
                 language=_optional_str(entry, "language") or None,

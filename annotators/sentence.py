@@ -121,31 +121,11 @@ def split_sentences(text: str, rules: SentenceRules = SentenceRules()) -> list[t
             continue
         for piece in _force_split(text, *trimmed, rules.split_length):
             if piece[1] - piece[0] > rules.max_length and not rules.drop_over_max:
-                pieces = _hard_split(text, *piece, rules.max_length)
+                pieces = _force_split(text, *piece, rules.max_length, break_words=True)
             else:
                 pieces = [piece]
             out.extend(p for p in pieces if rules.min_length <= p[1] - p[0] <= rules.max_length)
     return out
-
-
-def _hard_split(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
-    """Cut a span into pieces of at most ``limit`` characters: at the last whitespace inside
-    the limit, else (one word longer than the limit: a log line, a base64 blob) right at it."""
-    out = []
-    while end - start > limit:
-        cut = start + limit
-        space = cut
-        while space > start and not text[space].isspace():
-            space -= 1
-        if space > start:
-            cut = space
-        out.append((start, cut))
-        start = cut
-        while start < end and text[start].isspace():
-            start += 1
-    if start < end:
-        out.append((start, end))
-    return [piece for piece in (_trim(text, *p) for p in out) if piece]
 
 
 def _custom_bound_pieces(text: str, rules: SentenceRules) -> list[tuple[int, int]]:
@@ -189,9 +169,13 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
-def _force_split(text: str, start: int, end: int, limit: int | None) -> list[tuple[int, int]]:
+def _force_split(
+    text: str, start: int, end: int, limit: int | None, break_words: bool = False
+) -> list[tuple[int, int]]:
     """Cut a span longer than ``limit`` at whitespace. A single word longer than ``limit`` stays
-    whole, as the reference keeps it (its SentenceDetectorBoundsSpec): no word is broken."""
+    whole, as the reference keeps it (its SentenceDetectorBoundsSpec): no word is broken, unless
+    ``break_words`` (pieces of at most ``limit``, for a word such as a base64 blob that would
+    otherwise be dropped by maxLength) cuts it right at the limit."""
     if not limit or end - start <= limit:
         return [(start, end)]
     out = []
@@ -202,7 +186,7 @@ def _force_split(text: str, start: int, end: int, limit: int | None) -> list[tup
             space -= 1
         if space > start:
             cut = space
-        else:  # one word longer than the limit: up to its end
+        elif not break_words:  # one word longer than the limit: up to its end
             while cut < end and not text[cut].isspace():
                 cut += 1
         out.append((start, cut))

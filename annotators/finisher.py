@@ -50,7 +50,34 @@ def annotation_columns(dataset: DataFrame) -> list[str]:
     return [f.name for f in dataset.schema.fields if is_annotation_column(f.dataType)]
 
 
-class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWritable):
+class ColumnFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWritable):
+    """What both finishers share: annotation columns in, one plain output column each."""
+
+    inputCols = Param(
+        Params._dummy(), "inputCols", "annotation columns to finish", TypeConverters.toListString
+    )
+    outputCols = Param(
+        Params._dummy(),
+        "outputCols",
+        "output columns, one per input column (default finished_<input>)",
+        TypeConverters.toListString,
+    )
+
+    def setInputCols(self, *value: str | list[str]) -> Self:
+        return self._set(inputCols=column_names(value))
+
+    def getInputCols(self) -> list[str]:
+        return self.getOrDefault(self.inputCols)
+
+    def setOutputCols(self, *value: str | list[str]) -> Self:
+        return self._set(outputCols=column_names(value))
+
+    def getOutputCols(self) -> list[str]:
+        """The output columns; when none are given (the default, []) ``finished_<input>``."""
+        return self.getOrDefault(self.outputCols) or [f"finished_{c}" for c in self.getInputCols()]
+
+
+class EmbeddingsFinisher(ColumnFinisher):
     """Extract the vectors of word or sentence embedding columns.
 
     Each output column holds a row's vectors: ``array<array<float>>``, or ``array<vector>`` with
@@ -103,15 +130,6 @@ class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultP
     (['text', 'vectors'], 'array<array<float>>')
     """
 
-    inputCols = Param(
-        Params._dummy(), "inputCols", "embedding annotation columns", TypeConverters.toListString
-    )
-    outputCols = Param(
-        Params._dummy(),
-        "outputCols",
-        "output columns (default finished_<input>)",
-        TypeConverters.toListString,
-    )
     outputAsVector = Param(
         Params._dummy(),
         "outputAsVector",
@@ -137,19 +155,6 @@ class EmbeddingsFinisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultP
         super().__init__()
         self._setDefault(outputCols=[], outputAsVector=False, cleanAnnotations=False)
         self._set_keywords(self._input_kwargs)
-
-    def setInputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
-        return self._set(inputCols=column_names(value))
-
-    def getInputCols(self) -> list[str]:
-        return self.getOrDefault(self.inputCols)
-
-    def setOutputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
-        return self._set(outputCols=column_names(value))
-
-    def getOutputCols(self) -> list[str]:
-        """The output columns; when none are given (the default, []) ``finished_<input>``."""
-        return self.getOrDefault(self.outputCols) or [f"finished_{c}" for c in self.getInputCols()]
 
     def setOutputAsVector(self, value: bool) -> EmbeddingsFinisher:
         return self._set(outputAsVector=value)
@@ -268,7 +273,7 @@ def _merged_metadata(annotations: Column) -> Column:
     return F.coalesce(F.map_from_entries(last), F.create_map()).cast("map<string,string>")
 
 
-class Finisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWritable):
+class Finisher(ColumnFinisher):
     """Turn annotation columns into plain columns: their results as arrays or strings.
 
     The last step of most pipelines: Spark ML, SQL and file formats want strings, not
@@ -349,15 +354,6 @@ class Finisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWrita
     'sentence->0#result->New@sentence->0#result->York@sentence->0#result->is@sentence->0#result->far@sentence->0#result->.'
     """
 
-    inputCols = Param(
-        Params._dummy(), "inputCols", "annotation columns to finish", TypeConverters.toListString
-    )
-    outputCols = Param(
-        Params._dummy(),
-        "outputCols",
-        "output columns, one per input column (default finished_<input>)",
-        TypeConverters.toListString,
-    )
     valueSplitSymbol = Param(
         Params._dummy(),
         "valueSplitSymbol",
@@ -419,19 +415,6 @@ class Finisher(ParamDocs, Transformer, DefaultParamsReadable, DefaultParamsWrita
             parseEmbeddingsVectors=False,
         )
         self._set_keywords(self._input_kwargs)
-
-    def setInputCols(self, *value: str | list[str]) -> Self:
-        return self._set(inputCols=column_names(value))
-
-    def getInputCols(self) -> list[str]:
-        return self.getOrDefault(self.inputCols)
-
-    def setOutputCols(self, *value: str | list[str]) -> Self:
-        return self._set(outputCols=column_names(value))
-
-    def getOutputCols(self) -> list[str]:
-        """The output columns; when none are given (the default, []) ``finished_<input>``."""
-        return self.getOrDefault(self.outputCols) or [f"finished_{c}" for c in self.getInputCols()]
 
     def setValueSplitSymbol(self, value: str) -> Self:
         return self._set(valueSplitSymbol=value)

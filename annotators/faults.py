@@ -5,7 +5,9 @@
 
 - ``worker``: a Python worker, after answering its first Arrow batch (mid-partition);
 - ``executor``: that worker's executor JVM, at the same moment;
-- ``commit:<step>``: the driver at a step of the output commit (``pipelines.storage``).
+- ``commit:<step>``: the driver at a step of the output commit (``pipelines.storage``);
+- ``lease:renew``: the driver's renewal of its output lock's lease (with ``:raise``, every
+  renewal fails, so the lease lapses under the running job).
 
 With ``SPARK_DEBERTA_FAULT_ONCE`` naming a marker file, only the first process to create it
 fires, so a retried task or job succeeds.

@@ -101,11 +101,24 @@ def _bound_complaint(pattern: str) -> str | None:
 # -- the core --------------------------------------------------------------------------------
 
 
+#: Metadata a sentence piece carries when the detector cut it at maxLength (maxLength unset:
+#: cut, not dropped); the job's summary counts them as ``sentences_cut``.
+CUT_KEY, CUT_AT_MAX_LENGTH = "cut", "maxLength"
+
+
 def split_sentences(text: str, rules: SentenceRules = SentenceRules()) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` as ``(start, end_exclusive)``, trimmed of whitespace.
 
     Applies every rule including splitLength, minLength and maxLength.
     """
+    return [(start, end) for start, end, _ in sentence_pieces(text, rules)]
+
+
+def sentence_pieces(
+    text: str, rules: SentenceRules = SentenceRules()
+) -> list[tuple[int, int, bool]]:
+    """``split_sentences``, each span with whether it is a piece of a sentence cut at
+    maxLength."""
     pieces = _custom_bound_pieces(text, rules)
     spans: list[tuple[int, int]] = []
     for start, end in pieces:
@@ -114,17 +127,20 @@ def split_sentences(text: str, rules: SentenceRules = SentenceRules()) -> list[t
             continue
         for para_start, para_end in _paragraphs(text, start, end):
             spans.extend(_pragmatic_spans(text, para_start, para_end, rules))
-    out: list[tuple[int, int]] = []
+    out: list[tuple[int, int, bool]] = []
     for start, end in spans:
         trimmed = _trim(text, start, end)
         if trimmed is None:
             continue
         for piece in _force_split(text, *trimmed, rules.split_length):
-            if piece[1] - piece[0] > rules.max_length and not rules.drop_over_max:
+            cut = piece[1] - piece[0] > rules.max_length and not rules.drop_over_max
+            if cut:
                 pieces = _force_split(text, *piece, rules.max_length, break_words=True)
             else:
                 pieces = [piece]
-            out.extend(p for p in pieces if rules.min_length <= p[1] - p[0] <= rules.max_length)
+            out.extend(
+                (*p, cut) for p in pieces if rules.min_length <= p[1] - p[0] <= rules.max_length
+            )
     return out
 
 
@@ -407,16 +423,12 @@ def _sentence_annotator(rules: SentenceRules) -> AnnotateFn:
         for document in documents:
             text = document["result"] or ""
             base = document["begin"]
-            for start, end in split_sentences(text, rules):
-                out.append(
-                    make_annotation(
-                        DOCUMENT,
-                        base + start,
-                        base + end - 1,
-                        text[start:end],
-                        {"sentence": str(len(out))},
-                    )
-                )
+            for start, end, cut in sentence_pieces(text, rules):
+                metadata = {"sentence": str(len(out))}
+                if cut:
+                    metadata[CUT_KEY] = CUT_AT_MAX_LENGTH
+                piece = text[start:end]
+                out.append(make_annotation(DOCUMENT, base + start, base + end - 1, piece, metadata))
         return out
 
     return annotate
@@ -455,7 +467,8 @@ class SentenceDetector(AnnotatorModel):
     minLength, maxLength
         Sentences shorter or longer are dropped; 0 and 99999 by default. Unset, maxLength drops
         nothing: a longer sentence (text without sentence punctuation: logs, transcripts) is cut
-        into pieces of at most 99999 characters, at whitespace where it can.
+        into pieces of at most 99999 characters, at whitespace where it can, each piece's
+        metadata marked ``cut: maxLength``.
 
     Examples
     --------

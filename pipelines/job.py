@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 from pyspark.ml import PipelineModel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from annotators.errors import JobError
@@ -30,7 +30,14 @@ from pipelines.inputs import (
     read_documents,
 )
 from pipelines.session import JobProgress, refuse_connect, session
-from pipelines.stages import build_pipeline, count_progress, finish, model_note, transform
+from pipelines.stages import (
+    build_pipeline,
+    count_progress,
+    finish,
+    model_note,
+    sentences_cut,
+    transform,
+)
 from pipelines.storage import OutputCommit
 
 #: Most tasks per core when Spark chooses the partitioning: the progress counts move as tasks
@@ -85,18 +92,43 @@ def failure_reason(exc: BaseException) -> str:
     return (text.strip().splitlines() or [repr(exc)])[0][:500]
 
 
+def output_counts(finished: bool) -> dict[str, Column]:
+    """The summary's per-row counts, read from the written output: sentences, the sentences
+    the detector cut at maxLength, tokens, and tokens without a vector (past the cut with
+    ``longSentenceStrategy=truncate``; 0 with window)."""
+
+    def size(array: str) -> Column:
+        return F.size(F.coalesce(F.col(array), F.array()))
+
+    if finished:
+        return {
+            "sentences": size("sentences"),
+            "sentences_cut": F.col("sentences_cut"),
+            "tokens": size("tokens"),
+            "tokens_without_vector": F.expr(
+                "size(filter(coalesce(finished_embeddings, array()), v -> v IS NULL))"
+            ),
+        }
+    return {
+        "sentences": size("sentence"),
+        "sentences_cut": sentences_cut("sentence"),
+        "tokens": size("token"),
+        "tokens_without_vector": size("token") - size("embeddings"),
+    }
+
+
 def write_all_or_nothing(
     frame: DataFrame,
     output: OutputCommit,
     rows_in: int,
-    sizes: Mapping[str, str] | None = None,
+    counts: Mapping[str, Column] | None = None,
     row_key: str | None = None,
 ) -> dict[str, int]:
     """Write into the output's staging folder, check the row count, then commit.
 
     A failed or short write leaves the target as it was (absent, or the old output). Returns
-    the rows written and, for each ``name: array column`` in ``sizes``, the summed array
-    sizes, counted from the written files in the same pass as the row check.
+    the rows written and, for each ``name: per-row count`` in ``counts``, its sum, counted
+    from the written files in the same pass as the row check.
     """
     spark = frame.sparkSession
     try:
@@ -105,7 +137,7 @@ def write_all_or_nothing(
         raise JobError(
             f"the Spark job failed ({failure_reason(exc)}); nothing was written to {output.target}"
         ) from exc
-    sums = [F.sum(F.size(column)).alias(name) for name, column in (sizes or {}).items()]
+    sums = [F.sum(count).alias(name) for name, count in (counts or {}).items()]
     # With exploded sentences a document spans rows: count its key instead of its rows.
     rows = F.count_distinct(row_key) if row_key else F.count(F.lit(1))
     # The part files by name: Spark's reader warns about a hidden folder's name, and a glob
@@ -118,7 +150,7 @@ def write_all_or_nothing(
     if parts:
         counted = spark.read.parquet(*parts).select(rows.alias("rows"), *sums).first().asDict()
     else:  # no rows, no files
-        counted = dict.fromkeys(["rows", *(sizes or {})], 0)
+        counted = dict.fromkeys(["rows", *(counts or {})], 0)
     totals = {name: int(value or 0) for name, value in counted.items()}
     rows_out = totals["rows"]
     if rows_out != rows_in:
@@ -174,10 +206,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
                     finish(annotated, config) if finished else annotated,
                     output,
                     documents.rows,
-                    sizes={
-                        "sentences": "sentences" if finished else "sentence",
-                        "tokens": "tokens" if finished else "token",
-                    },
+                    counts=output_counts(finished),
                     row_key="id" if exploded else None,
                 )
         finally:
@@ -190,7 +219,9 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
         "skipped_records": documents.skipped,
         "repaired_characters": documents.repaired,
         "sentences": totals["sentences"],
+        "sentences_cut": totals["sentences_cut"],
         "tokens": tokens,
+        "tokens_without_vector": totals["tokens_without_vector"],
         "model": config["model"]["name"] + (f" (WARNING: {note})" if note else ""),
         "master": spark.sparkContext.master,
         "seconds": round(ended - started, 2),

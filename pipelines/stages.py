@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.param import Params
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from annotators import (
@@ -21,6 +21,7 @@ from annotators import (
 )
 from annotators.deberta.model_folder import load_model_folder
 from annotators.deberta.pretrained import resolve_model
+from annotators.sentence import CUT_KEY
 from annotators.tasks import job_slots
 from pipelines.config import apply_params
 
@@ -121,7 +122,14 @@ _VECTORS_BY_OFFSET = "_vectors_by_offset"
 
 def with_token_vectors(frame: DataFrame, tokens: str, embeddings: str, output: str) -> DataFrame:
     """``output``: each token's vector from the embeddings column, matched by ``(begin, end)``,
-    null where the token has none. One map lookup per token, so linear in the row's tokens."""
+    null where the token has none.
+
+    Spark's map lookup scans the map's keys, so a lookup per token is quadratic in a row's
+    tokens (minutes for a 300,000-character document). Where every token has its vector at its
+    own position (the window strategy: the usual case), the arrays are zipped, checked pair by
+    pair; only a row where they differ (truncate) takes the lookup, whose map then holds only
+    the vectors the model gave.
+    """
 
     def key(annotation: str) -> str:
         return (
@@ -129,18 +137,32 @@ def with_token_vectors(frame: DataFrame, tokens: str, embeddings: str, output: s
         )
 
     annotations = f"coalesce({embeddings}, array())"
+    token_list = f"coalesce({tokens}, array())"
+    aligned = (
+        f"size({annotations}) = size({token_list}) AND "
+        f"forall(zip_with({token_list}, {annotations}, "
+        "(t, e) -> t.begin = e.begin AND t.end = e.end), same -> same)"
+    )
     by_offset = (
-        f"map_from_arrays(transform({annotations}, e -> {key('e')}), "
-        f"transform({annotations}, e -> e.embeddings))"
+        f"CASE WHEN {aligned} THEN NULL ELSE map_from_arrays("
+        f"transform({annotations}, e -> {key('e')}), "
+        f"transform({annotations}, e -> e.embeddings)) END"
     )
     lookup = (
-        f"transform(coalesce({tokens}, array()), "
-        f"t -> try_element_at({_VECTORS_BY_OFFSET}, {key('t')}))"
+        f"CASE WHEN {aligned} THEN transform({annotations}, e -> e.embeddings) "
+        f"ELSE transform({token_list}, t -> try_element_at({_VECTORS_BY_OFFSET}, {key('t')})) END"
     )
     return (
         frame.withColumn(_VECTORS_BY_OFFSET, F.expr(by_offset))
         .withColumn(output, F.expr(lookup))
         .drop(_VECTORS_BY_OFFSET)
+    )
+
+
+def sentences_cut(sentences: str) -> Column:
+    """How many of a row's sentence annotations the detector cut at maxLength."""
+    return F.expr(
+        f"size(filter(coalesce({sentences}, array()), s -> s.metadata['{CUT_KEY}'] IS NOT NULL))"
     )
 
 
@@ -166,6 +188,7 @@ def finish(annotated: DataFrame, config: dict[str, dict[str, Any]]) -> DataFrame
         F.col("id"),
         *([F.col("text")] if "text" in annotated.columns else []),
         F.expr("transform(sentence, s -> s.result)").alias("sentences"),
+        sentences_cut("sentence").alias("sentences_cut"),
         F.expr("transform(token, t -> t.result)").alias("tokens"),
         *[F.col(f"finished_{c}") for c in vector_columns],
     ]

@@ -384,6 +384,7 @@ class OutputCommit:
                 else f"the lock now names another job ({text.strip()[:200]})"
             )
             return
+        faults.inject("lease", "renew")
         self.files.write(self.lock, self._owner())
         self._renewed_at = time.monotonic()
 

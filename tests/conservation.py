@@ -700,7 +700,34 @@ def check_output(case: Case, outcome: Outcome) -> list[str]:
         )
     if summary.get("rows") != len(by_id):
         problems.append(f"summary rows {summary.get('rows')} != {len(by_id)} ids written")
+    for key, value in output_counts(rows, case.dims["finish"]).items():
+        if summary.get(key) != value:
+            problems.append(f"summary {key} {summary.get(key)} != {value} in the output")
     return problems
+
+
+def output_counts(rows: list[dict[str, Any]], finished: bool) -> dict[str, int]:
+    """The summary's counts, recounted from the written rows."""
+    if finished:
+        return {
+            "tokens": sum(len(r["tokens"] or []) for r in rows),
+            "sentences": sum(len(r["sentences"] or []) for r in rows),
+            "sentences_cut": sum(r["sentences_cut"] for r in rows),
+            "tokens_without_vector": sum(
+                v is None for r in rows for v in (r["finished_embeddings"] or [])
+            ),
+        }
+    tokens = sum(len(r["token"] or []) for r in rows)
+    return {
+        "tokens": tokens,
+        "sentences": sum(len(r["sentence"] or []) for r in rows),
+        "sentences_cut": sum(
+            dict(s["metadata"] or {}).get("cut") == "maxLength"
+            for r in rows
+            for s in (r["sentence"] or [])
+        ),
+        "tokens_without_vector": tokens - sum(len(r["embeddings"] or []) for r in rows),
+    }
 
 
 def leftovers(case: Case) -> list[str]:
@@ -840,6 +867,10 @@ def _run_and_check(spark: Any, case: Case) -> tuple[list[str], str | None]:
         problems += _after_fault(case, old_ids or set(), hurt, f"commit:{step}:raise")
         outcome = run_in_process(spark, args)
     else:
+        if fault == "lease_lapse":  # first every renewal fails: the lease lapses under the job
+            lapsed = [*args, "--set", "output.lock_lease_s=1"]
+            hurt = run_in_process(spark, lapsed, {"SPARK_DEBERTA_FAULT": "lease:renew:raise"})
+            problems += _after_fault(case, old_ids or set(), hurt, "lease:renew:raise")
         problems += _subprocess_fault(spark, case, args, old_ids or set())
         outcome = run_in_process(spark, args)
     judged, refusal = _judge(case, outcome, old_ids)
@@ -851,7 +882,7 @@ def _run_and_check(spark: Any, case: Case) -> tuple[list[str], str | None]:
 
 def _after_fault(case: Case, old_ids: set[str], hurt: Outcome, what: str) -> list[str]:
     problems = []
-    if hurt.summary is not None and what.endswith(":raise"):
+    if hurt.summary is not None and what.startswith("commit:") and what.endswith(":raise"):
         step = what.split(":")[1]
         if step not in ("before-journal-delete",):  # may fire only on recovery
             problems.append(f"{what}: the job reported success through a failed commit step")

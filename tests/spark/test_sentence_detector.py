@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from annotators import DocumentAssembler, SentenceDetector
-from annotators.sentence import SentenceRules, split_sentences
+from annotators.sentence import SentenceRules, sentence_pieces, split_sentences
 from tests.support import annotations_of
 
 GOLDEN = json.loads(
@@ -185,6 +185,9 @@ def test_a_sentence_past_the_default_max_length_is_cut_not_dropped() -> None:
     assert all(end - start <= 99_999 for start, end in spans)
     assert "".join(text[s:e] for s, e in spans).replace(" ", "") == text.replace(" ", "")
     assert split_sentences(text, SentenceRules(drop_over_max=True)) == []
+    short = "A short one.\n\n" + text
+    flags = [cut for _, _, cut in sentence_pieces(short)]
+    assert flags == [False] + [True] * len(spans)  # only the pieces of the cut sentence
     detector = SentenceDetector()
     assert not detector.rules().drop_over_max
     assert detector.setMaxLength(99_999).rules().drop_over_max

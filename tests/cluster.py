@@ -273,3 +273,38 @@ def cluster_with_driver_only_model(
     (work / "cluster").mkdir()
     with standalone_cluster(work / "cluster", hidden=[driver_only] if hidden else []) as master:
         yield master, model, hidden
+
+
+#: The file ``external_data_model`` keeps the weights in.
+EXTERNAL_DATA_FILE = "model.onnx.data"
+
+
+def external_data_model(source: Path, target: Path) -> Path:
+    """A copy of the model folder ``source`` at ``target`` whose ``model.onnx`` keeps every
+    tensor in one external-data file (``EXTERNAL_DATA_FILE``, as onnx saves a model past 2 GB),
+    the manifest listing it with its sha256. Needs ``onnx``."""
+    import dataclasses
+    import tempfile
+
+    import onnx
+
+    from annotators.deberta.manifest import (
+        MODEL_FILE,
+        file_entries,
+        read_manifest,
+        write_model_folder,
+    )
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    shutil.copytree(source, staged, dirs_exist_ok=True)
+    onnx.save_model(
+        onnx.load(str(source / MODEL_FILE)),
+        str(staged / MODEL_FILE),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=EXTERNAL_DATA_FILE,
+        size_threshold=0,
+    )
+    manifest = dataclasses.replace(read_manifest(source), files=file_entries(staged))
+    return write_model_folder(staged, manifest, target)

@@ -243,13 +243,14 @@ def _task_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-_RUNTIMES: dict[tuple[str, str, int, str, str], Runtime] = {}
+_RUNTIMES: dict[tuple[str, str, str, int, str, str], Runtime] = {}
 _LOCK = threading.Lock()
 
 
 def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
     """The model and spm files for this process: where the stage shipped them (in a Spark
-    task, see ``annotators.model_shipping``), or the driver's folder."""
+    task, see ``annotators.model_shipping``; a graph with external data comes back in a folder
+    that holds its data files under their own names, checked), or the driver's folder."""
     if settings.shipped is not None:
         located = settings.shipped.locate((settings.model_file, SPM_FILE))
         if located is not None:
@@ -259,8 +260,12 @@ def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
 
 
 def runtime_for(settings: EncoderSettings) -> Runtime:
+    # The graph's checksum alone does not name the weights of a graph with external data
+    # (fine-tuned models of one architecture can share its bytes): the shipped prefix digests
+    # the data files' checksums too, and a folder read in place is its own path.
     key = (
         settings.checksum,
+        settings.shipped.prefix if settings.shipped is not None else settings.model_dir,
         settings.execution_provider,
         settings.threads,
         settings.engine,

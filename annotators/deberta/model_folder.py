@@ -397,7 +397,7 @@ def _walk_tensor(data: memoryview, found: list[ExternalTensor]) -> None:
 
 
 #: The folder's own files, which are never a tensor's external data.
-_NOT_DATA = frozenset({MANIFEST, MODEL_FILE, INT8_MODEL_FILE, SPM_FILE})
+FOLDER_OWN_FILES = frozenset({MANIFEST, MODEL_FILE, INT8_MODEL_FILE, SPM_FILE})
 
 
 def check_external_data(file: Path, listed: Collection[str]) -> None:
@@ -407,7 +407,7 @@ def check_external_data(file: Path, listed: Collection[str]) -> None:
     Reads the protobuf without loading anything it names; runs before any session is created.
     """
     try:
-        tensors = _graph_tensors(file)
+        tensors = graph_tensors(file)
     except (OSError, ValueError) as exc:
         raise ModelFolderError(
             f"model file {file} is not a loadable ONNX model ({exc}); re-export it with "
@@ -423,7 +423,7 @@ def check_external_data(file: Path, listed: Collection[str]) -> None:
                 f"{where} takes its data from {location!r}, which is not a plain file name in "
                 "the model folder: refusing a graph that reads outside its folder"
             )
-        if location in _NOT_DATA or location not in listed:
+        if location in FOLDER_OWN_FILES or location not in listed:
             raise ModelFolderError(
                 f"{where} takes its data from {location!r}, which the manifest does not list "
                 "as a data file (so it is not checksummed); re-export the model"
@@ -439,7 +439,7 @@ def check_external_data(file: Path, listed: Collection[str]) -> None:
             )
 
 
-def _graph_tensors(file: Path) -> list[ExternalTensor]:
+def graph_tensors(file: Path) -> list[ExternalTensor]:
     """``external_tensors`` of the file, memory-mapped (a graph can be 2 GB)."""
     with open(file, "rb") as handle:
         if os.fstat(handle.fileno()).st_size == 0:

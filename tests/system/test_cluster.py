@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pyspark.ml import Pipeline
 
 from annotators import (
     DeBertaEmbeddings,
@@ -60,6 +59,32 @@ DRIVER = textwrap.dedent(
 )
 
 
+def assert_rows_equal_the_driver(model_dir: Path, rows: dict) -> None:
+    """The cluster's embeddings rows (by text index) equal LightPipeline's on the driver, which
+    reads the model folder in place."""
+    stage = (
+        DeBertaEmbeddings.loadSavedModel(str(model_dir))
+        .setInputCols("sentence", "token")
+        .setMaxSentenceLength(16)
+    )
+    light = LightPipeline(
+        [
+            DocumentAssembler().setInputCol("text"),
+            SentenceDetector().setInputCols("document"),
+            Tokenizer().setInputCols("sentence").fit(None),  # type: ignore[arg-type]
+            stage,
+        ],
+        parse_embeddings=True,
+    )
+    assert sorted(int(k) for k in rows) == list(range(len(TEXTS)))
+    for index, text in enumerate(TEXTS):
+        expected = full_annotation(light, text)["embeddings"]
+        got = rows[str(index)]
+        assert [(a.begin, a.end, a.result) for a in expected] == [tuple(g[:3]) for g in got]
+        for a, g in zip(expected, got, strict=True):
+            assert np.abs(np.asarray(a.embeddings) - np.asarray(g[3])).max() <= 1e-4
+
+
 def test_embeddings_on_a_standalone_cluster_with_a_driver_only_model(spark, tmp_path) -> None:
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
@@ -76,29 +101,7 @@ def test_embeddings_on_a_standalone_cluster_with_a_driver_only_model(spark, tmp_
     result = json.loads(out.read_text())
     if hide:
         assert result["executor_sees_driver_model"] is False
-    stage = (
-        DeBertaEmbeddings.loadSavedModel(str(model_dir))
-        .setInputCols("sentence", "token")
-        .setMaxSentenceLength(16)
-    )
-    light = LightPipeline(
-        Pipeline(
-            stages=[
-                DocumentAssembler().setInputCol("text"),
-                SentenceDetector().setInputCols("document"),
-                Tokenizer().setInputCols("sentence"),
-                stage,
-            ]
-        ).fit(spark.createDataFrame([("x",)], "text string")),
-        parse_embeddings=True,
-    )
-    assert sorted(int(k) for k in result["rows"]) == list(range(len(TEXTS)))
-    for index, text in enumerate(TEXTS):
-        expected = full_annotation(light, text)["embeddings"]
-        got = result["rows"][str(index)]
-        assert [(a.begin, a.end, a.result) for a in expected] == [tuple(g[:3]) for g in got]
-        for a, g in zip(expected, got, strict=True):
-            assert np.abs(np.asarray(a.embeddings) - np.asarray(g[3])).max() <= 1e-4
+    assert_rows_equal_the_driver(model_dir, result["rows"])
 
 
 FAMILY_DRIVER = textwrap.dedent(
@@ -317,27 +320,7 @@ def test_a_model_with_external_data_runs_on_executors_that_cannot_see_it(
     linked = [files for name, files in result["linked"].items() if name.startswith("deberta-")]
     assert linked == [["model.onnx", "model.onnx.data", "spm.model"]]
     assert not [name for name in result["linked"] if name.startswith(".")]  # no staging left
-    stage = (
-        DeBertaEmbeddings.loadSavedModel(str(model_dir))
-        .setInputCols("sentence", "token")
-        .setMaxSentenceLength(16)
-    )
-    light = LightPipeline(
-        [
-            DocumentAssembler().setInputCol("text"),
-            SentenceDetector().setInputCols("document"),
-            Tokenizer().setInputCols("sentence").fit(None),  # type: ignore[arg-type]
-            stage,
-        ],
-        parse_embeddings=True,
-    )
-    assert sorted(int(k) for k in result["rows"]) == list(range(len(TEXTS)))
-    for index, text in enumerate(TEXTS):
-        expected = full_annotation(light, text)["embeddings"]
-        got = result["rows"][str(index)]
-        assert [(a.begin, a.end, a.result) for a in expected] == [tuple(g[:3]) for g in got]
-        for a, g in zip(expected, got, strict=True):
-            assert np.abs(np.asarray(a.embeddings) - np.asarray(g[3])).max() <= 1e-4
+    assert_rows_equal_the_driver(model_dir, result["rows"])
     assert any(result["rows"].values())
 
 

@@ -4,7 +4,10 @@ The classic TorchScript exporter (``dynamo=False``, opset 17, dynamic batch and 
 gives an ONNX graph whose outputs match PyTorch to about 1e-6. The export is checked on padded
 batches of several lengths before anything is written: a folder whose parity is worse than
 ``max_abs_diff`` (1e-4 for fp32) is refused. ``quantize="int8"`` adds ONNX Runtime's dynamic
-int8 quantization as ``model_int8.onnx`` and records its cosine similarity to fp32.
+int8 quantization as ``model_int8.onnx`` and records its cosine similarity to fp32. A model past
+ONNX's 2 GB protobuf limit (DeBERTa-v2-xlarge) keeps its weights in one data file beside each
+graph (``model.onnx.data``, ``model_int8.onnx.data``; see ``gather_external_data``), listed in
+the manifest with its sha256 like the other files.
 
 The task comes from the checkpoint's ``config.json`` (``architectures``): a task its weights do
 not carry is refused, and so is any head transformers would initialize at random (its loading
@@ -40,9 +43,10 @@ from annotators.deberta.manifest import (
     SPM_FILE,
     FileEntry,
     Manifest,
+    is_plain_file_name,
     write_model_folder,
 )
-from annotators.deberta.model_folder import file_sha256
+from annotators.deberta.model_folder import FOLDER_OWN_FILES, file_sha256, graph_tensors
 from annotators.deberta.tokenizer_json import (
     CORPUS,
     TOKENIZER_JSON,
@@ -164,6 +168,65 @@ def _run_onnx(path: Path, batches: list[dict[str, np.ndarray]]) -> list[np.ndarr
     options.intra_op_num_threads = min(4, os.cpu_count() or 1)
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return [stack_outputs(session.run(None, batch)) for batch in batches]
+
+
+def gather_external_data(onnx_path: Path) -> list[Path]:
+    """Rewrite the graph at ``onnx_path`` so that its external data lies in one file beside it,
+    ``<graph>.data`` (``model.onnx.data``); return that file, or [] for a graph that holds its
+    tensors itself (every model under 2 GB: then nothing is touched).
+
+    Why: past ONNX's 2 GB protobuf limit torch.onnx.export (TorchScript) writes each large
+    tensor to its own file beside the graph, named after the tensor: hundreds of files for
+    DeBERTa-v2-xlarge. A model folder's manifest lists every file with its sha256, and a graph
+    naming a file it does not list is refused (``check_external_data``); one data file of a
+    fixed name keeps that list short and the same for every model. The rewrite reads every
+    tensor into memory (about the model's size) and leaves the graph's outputs unchanged.
+    """
+    import onnx
+
+    folder, name = onnx_path.parent, f"{onnx_path.name}.data"
+    locations = {tensor.location for tensor in graph_tensors(onnx_path)}
+    if not locations:
+        return []
+    if locations == {name}:
+        return [folder / name]
+    for location in locations:
+        if location is None or not is_plain_file_name(location) or location in FOLDER_OWN_FILES:
+            raise ExportError(
+                f"{onnx_path} takes external data from {location!r}, not a data file beside "
+                "it: the exporter cannot gather it into one file"
+            )
+    model = onnx.load(str(onnx_path))  # with every tensor's data
+    # Removed before saving: onnx appends to a data file that exists (``name`` may be one).
+    for location in locations:
+        (folder / location).unlink()
+    onnx.save_model(
+        model,
+        str(onnx_path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=name,
+    )
+    return [folder / name]
+
+
+def quantize_int8(onnx_path: Path, int8_path: Path) -> list[Path]:
+    """ONNX Runtime's dynamic int8 quantization of the graph at ``onnx_path`` into
+    ``int8_path``; return the int8 graph's data files (``gather_external_data``).
+
+    A graph with external data is quantized into a graph with external data: written whole,
+    the int8 graph of a model past 2 GB can itself pass the protobuf limit (its embeddings stay
+    fp32).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(onnx_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        use_external_data_format=bool(graph_tensors(onnx_path)),
+    )
+    return gather_external_data(int8_path)
 
 
 def _labels(task: str, config: Any) -> list[str] | None:
@@ -409,7 +472,8 @@ def export_checkpoint(
                 do_constant_folding=True,
                 dynamo=False,
             )
-        onnx.checker.check_model(str(onnx_path))
+        data_files = gather_external_data(onnx_path)
+        onnx.checker.check_model(str(onnx_path))  # the path: a loaded proto stops at 2 GB
         parity = _max_abs_diff(reference, _run_onnx(onnx_path, batches), batches, per_token)
         if not parity <= max_abs_diff:
             raise ExportError(
@@ -419,13 +483,11 @@ def export_checkpoint(
         pieces = _check_pieces(
             source, folder, special, output_names, texts, case_sensitive, allow_piece_differences
         )
-        files = {MODEL_FILE: FileEntry.of(onnx_path)}
+        files = {path.name: FileEntry.of(path) for path in [onnx_path, *data_files]}
         quantization = None
         if quantize == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
             int8_path = folder / INT8_MODEL_FILE
-            quantize_dynamic(str(onnx_path), str(int8_path), weight_type=QuantType.QInt8)
+            int8_data = quantize_int8(onnx_path, int8_path)
             int8_out = _run_onnx(int8_path, batches)
             quantization = {
                 "method": "onnxruntime dynamic, int8 weights",
@@ -435,7 +497,8 @@ def export_checkpoint(
                     f"{_max_abs_diff(reference, int8_out, batches, per_token):.3g}"
                 ),
             }
-            files[INT8_MODEL_FILE] = FileEntry.of(int8_path)
+            for path in [int8_path, *int8_data]:
+                files[path.name] = FileEntry.of(path)
         files[SPM_FILE] = FileEntry.of(spm_path)
         architectures = config_json.get("architectures") or []
         manifest = Manifest(
@@ -543,4 +606,10 @@ def _check_pieces(
     }
 
 
-__all__ = ["ExportError", "ModelFolderError", "export_checkpoint"]
+__all__ = [
+    "ExportError",
+    "ModelFolderError",
+    "export_checkpoint",
+    "gather_external_data",
+    "quantize_int8",
+]

@@ -20,13 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--shape", "tiny"]
     command += ["--sentences", "60", "--runs", "1", "--light-calls", "5"]
+    command += ["--growth-documents", "100", "300"]
     command += ["--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "tiny.json").read_text())
     rows = result["rows"]
-    assert len(rows) == 11
+    assert len(rows) == 12
     assert result["corpus"]["sentences"] >= 30
     for name, row in rows.items():
         assert row["startup_s"] > 0, name
@@ -35,21 +36,33 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
             assert 0 < row["padding"] <= 1, name
         if name[0] in "234":  # Spark paths: the workers' memory was seen
             assert row["rss_mib"] > 50, name
-    assert rows["5 LightPipeline, single texts"]["p95_ms"] > 0
+    light = rows["5 LightPipeline, single texts"]
+    assert light["p95_ms"] >= light["p50_ms"] > 0 and light["engine_p50_ms"] > 0
     assert set(result["ratios"]) == {
         "fp32_vs_ceiling",
         "bf16_vs_its_ceiling",
+        "int8_vs_its_ceiling",
         "best_vs_fp32",
         "fp32_vs_baseline",
         "fp32_vs_sorted_baseline",
         "int8_vs_fp32",
+        "light_p50_vs_engine",
+        "framework_bound_vs_in_process",
+        "time_per_token_largest_vs_smallest",
     }
+    growth = result["growth"]
+    assert [row["documents"] for row in growth["rows"].values()] == [100, 300, 12]
+    for row in growth["rows"].values():
+        assert row["tokens"] > 0 and row["run_s"] > 0 and row["worker_peak_mib"] > 50
+        assert row["driver_jvm_peak_mib"] > 50 and row["first_job_s"] > 0
+    assert growth["in_process"]["tokens"] > 0
     for name, row in rows.items():
         if "seconds" in row:
             assert 0 < row["of_peak"] < 1.5 and row["peak"] in ("fp32", "bf16", "int8"), name
     assert set(result["peaks"]) == {"fp32", "bf16", "int8"}
     assert result["flops_per_piece"]["total"] > result["flops_per_piece"]["dense"] > 0
-    for name in ("1 ceiling: ONNX Runtime fp32 alone", "1b ceiling: OpenVINO bf16 alone"):
+    ceilings = ("1 ceiling: ONNX Runtime fp32 alone", "1b ceiling: OpenVINO bf16 alone")
+    for name in (*ceilings, "1c ceiling: ONNX Runtime int8 alone"):
         layouts = result["ceiling_sweeps"][name]["sequences_per_s_by_layout"]
         assert "1 process x 2 threads" in layouts and rows[name]["layout"] in layouts
     cosines = result["cosine_to_fp32"]

@@ -215,6 +215,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     tokens = totals["tokens"]
     run_seconds = ended - running
     return {
+        "records_read": documents.rows + documents.skipped,
         "rows": documents.rows,
         "skipped_records": documents.skipped,
         "repaired_characters": documents.repaired,

@@ -179,14 +179,15 @@ def test_repeated_or_missing_ids_stop_the_job_before_the_model_runs(spark, tmp_p
 
 def test_the_job_counts_skipped_records_in_its_summary(spark, tmp_path) -> None:
     path = tmp_path / "docs.jsonl"
-    path.write_text('{"text": "One."}\n{"text": 1}\n{"text": "Two."}\n')
+    path.write_text('{"text": "One."}\n{"text": 1}\n\n{"text": "Two."}\n')  # a blank line
     args = ["--input", str(path), "--output", str(tmp_path / "out")]
     with pytest.raises(JobError, match=r"docs.jsonl:2: text 'text' holds a JSON number"):
         run(parse_args(args), spark)
     summary = run(parse_args([*args, "--set", "input.bad_records=skip"]), spark)
-    assert (summary["rows"], summary["skipped_records"]) == (2, 1)
+    counts = (summary["records_read"], summary["rows"], summary["skipped_records"])
+    assert counts == (3, 2, 1)  # a blank line is no record
     written = spark.read.parquet(str(tmp_path / "out")).select("id").collect()
-    assert sorted(r.id for r in written) == [f"file:{path}:1", f"file:{path}:3"]
+    assert sorted(r.id for r in written) == [f"file:{path}:1", f"file:{path}:4"]
 
 
 def test_an_empty_input_file_gives_an_empty_output(spark, tmp_path) -> None:

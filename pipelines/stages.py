@@ -162,7 +162,7 @@ def with_token_vectors(frame: DataFrame, tokens: str, embeddings: str, output: s
 def sentences_cut(sentences: str) -> Column:
     """How many of a row's sentence annotations the detector cut at maxLength."""
     return F.expr(
-        f"size(filter(coalesce({sentences}, array()), s -> s.metadata['{CUT_KEY}'] IS NOT NULL))"
+        f"size(filter(coalesce({sentences}.metadata, array()), m -> m['{CUT_KEY}'] IS NOT NULL))"
     )
 
 

@@ -148,8 +148,9 @@ def with_token_vectors(frame: DataFrame, tokens: str, embeddings: str, output: s
         f"transform({annotations}, e -> {key('e')}), "
         f"transform({annotations}, e -> e.embeddings)) END"
     )
+    # The map is null exactly where the arrays line up (an unaligned row's map is never null).
     lookup = (
-        f"CASE WHEN {aligned} THEN transform({annotations}, e -> e.embeddings) "
+        f"CASE WHEN {_VECTORS_BY_OFFSET} IS NULL THEN transform({annotations}, e -> e.embeddings) "
         f"ELSE transform({token_list}, t -> try_element_at({_VECTORS_BY_OFFSET}, {key('t')})) END"
     )
     return (

@@ -248,8 +248,10 @@ def execute(args: argparse.Namespace) -> int:
     (``pipelines.exits``)."""
 
     def job() -> int:
-        for key, value in run(args).items():
-            print(f"{key:>18}: {value}")
+        summary = run(args)
+        width = max(map(len, summary))
+        for key, value in summary.items():
+            print(f"{key:>{width}}: {value}")
         return 0
 
     return run_command("spark-deberta run", job)

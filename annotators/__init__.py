@@ -52,6 +52,7 @@ _EXPORTS = {
     "TokenAssembler": "annotators.token_assembler",
     "Tokenizer": "annotators.tokenizer",
     "TokenizerModel": "annotators.tokenizer",
+    "fuse": "annotators.chain",
     "start": "annotators.session",
 }
 
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
         WORD_EMBEDDINGS,
         Annotation,
     )
+    from annotators.chain import fuse
     from annotators.chunks import Chunk2Doc, Doc2Chunk, Token2Chunk
     from annotators.classifier import DeBertaForSequenceClassification
     from annotators.document import DocumentAssembler, MultiDocumentAssembler

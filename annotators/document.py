@@ -30,7 +30,7 @@ from annotators.annotation import (
 )
 from annotators.errors import StageInputError
 from annotators.params import ParamDocs, choice
-from annotators.spark_compat import valid_utf8, with_column
+from annotators.spark_compat import check_column_name, valid_utf8, with_column
 from annotators.stage import column_names, keyword_only
 
 _WS = "[ \\t\\n\\x0B\\f\\r]"  # Java's \s
@@ -266,7 +266,8 @@ class DocumentAssembler(ParamDocs, Transformer, DefaultParamsReadable, DefaultPa
             raise StageInputError(
                 "DocumentAssembler: inputCol is not set; call setInputCol('text')"
             )
-        name = self.getInputCol()
+        name = check_column_name("DocumentAssembler", self.getInputCol())
+        check_column_name("DocumentAssembler", self.getOutputCol())
         fields = {f.name: f for f in dataset.schema.fields}
         if name not in fields:
             raise StageInputError(

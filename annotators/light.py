@@ -25,6 +25,7 @@ from annotators.annotation import (
     make_annotation,
     to_annotation,
 )
+from annotators.chain import fuse
 from annotators.document import DocumentAssembler, MultiDocumentAssembler
 from annotators.errors import StageInputError
 from annotators.finisher import EmbeddingsFinisher, Finisher
@@ -160,7 +161,7 @@ class LightPipeline:
     def transform(self, dataframe: DataFrame) -> DataFrame:
         """The whole pipeline on a DataFrame (Spark NLP's ``LightPipeline.transform``); with
         ``output_cols``, the input's columns and those."""
-        annotated = PipelineModel(self._stages).transform(dataframe)
+        annotated = fuse(self._stages).transform(dataframe)
         if self.output_cols is None:
             return annotated
         return annotated.select(*dict.fromkeys([*dataframe.columns, *self.output_cols]))

@@ -657,6 +657,9 @@ class SentenceDetector(AnnotatorModel):
     def row_core(self) -> AnnotateFn:
         return _sentence_annotator(self.rules())
 
+    def reshapes_rows(self) -> bool:
+        return self.getExplodeSentences()
+
     def _after_transform(self, dataset: DataFrame) -> DataFrame:
         if not self.getExplodeSentences():
             return dataset

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from annotators.errors import SparkVersionError, WorkerPythonError
+from annotators.errors import SparkVersionError, StageInputError, WorkerPythonError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -164,6 +164,17 @@ def ensure_worker_python(spark: SparkSession) -> None:
             "session starts, or install spark-deberta into that Python"
         )
     _WORKER_PYTHONS_SEEN.add(executable)
+
+
+def check_column_name(stage: str, name: str) -> str:
+    """Refuse a column name that Spark would read as a path (``a.b``) or a quoted part, so the
+    user gets one clear error instead of an unresolved column deep in a plan; return it."""
+    if "." in name or "`" in name:
+        raise StageInputError(
+            f"{stage}: column name '{name}' has a '.' or a '`', which Spark reads as a nested "
+            "field or a quoted name; give annotation columns names without them"
+        )
+    return name
 
 
 def with_column(

@@ -8,6 +8,7 @@ partition (through an Arrow UDF), a ``LightPipeline`` call on the driver, and a 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -32,7 +33,13 @@ from annotators.annotation import (
 )
 from annotators.errors import RowTooLargeError, StageInputError
 from annotators.params import ParamDocs
-from annotators.spark_compat import ARROW_UDF, restore_metadata, transport_for, with_column
+from annotators.spark_compat import (
+    ARROW_UDF,
+    check_column_name,
+    restore_metadata,
+    transport_for,
+    with_column,
+)
 
 #: A stage's core: one annotation list per input column in, the output annotation list out.
 AnnotateFn = Callable[..., list[AnnotationDict]]
@@ -76,6 +83,8 @@ __all__ = [
     "AnnotateFn",
     "AnnotatorModel",
     "AnnotatorParams",
+    "ChainStep",
+    "annotate_chain",
     "annotate_with_map_in_arrow",
     "annotation_udf",
     "annotator_types_of",
@@ -174,41 +183,88 @@ def inject_fault() -> None:
     faults.inject("executor")
 
 
+@dataclass(frozen=True)
+class ChainStep:
+    """One stage's part in a chain of stages run in one Python pass: its core, where its inputs
+    are among the columns so far (the chain's inputs, then each earlier step's output), its
+    name for errors, and its output annotation size estimate (chunk sizing)."""
+
+    core: BatchAnnotateFn
+    inputs: tuple[int, ...]
+    stage: str = ""
+    annotation_bytes: int = ANNOTATION_BYTES
+
+
+Columns = list[list[list[AnnotationDict]]]
+
+
+def run_steps(steps: Sequence[ChainStep], columns: Columns, level: int = 0) -> Iterator[Columns]:
+    """Run the steps from ``level`` on, each over chunks sized by its own inputs
+    (``chunk_bounds``), and yield, for consecutive row ranges in order, every column: the
+    given ones and one more per step.
+
+    A step that turns one document into thousands of vectors is chunked by what it reads, so a
+    worker holds no more than it would running the stages one by one.
+    """
+    if level == len(steps):
+        yield columns
+        return
+    step = steps[level]
+    counts = [sum(len(columns[i][row]) for i in step.inputs) for row in range(len(columns[0]))]
+    for start, stop in chunk_bounds(counts, step.annotation_bytes):
+        part = [column[start:stop] for column in columns]
+        out = step.core(list(zip(*(part[i] for i in step.inputs), strict=True)))
+        check_row_sizes(step.stage, out)
+        yield from run_steps(steps, [*part, out], level + 1)
+
+
 def _annotate_arrays(
-    fn: BatchAnnotateFn, arrays: tuple[pa.Array, ...], stage: str, annotation_bytes: int
-) -> Iterator[pa.Array]:
-    """Answer one Arrow batch's input columns chunk by chunk (see ``chunk_bounds``).
+    steps: Sequence[ChainStep], arrays: Sequence[pa.Array]
+) -> Iterator[list[pa.Array]]:
+    """Answer one Arrow batch: the chain's input arrays in, each step's output array out, for
+    consecutive row ranges (see ``run_steps``).
 
     Spark checks the total row count, not each batch's, so one batch of huge documents never
-    holds all its output at once. Null input arrays reach the core as empty lists; the core's
-    output is never null.
+    holds all its output at once. Null input arrays reach the cores as empty lists; the cores'
+    outputs are never null. Only the chain's inputs are converted from Arrow, and only its
+    outputs back.
     """
+    first = steps[0]
     counts = np.zeros(len(arrays[0]), dtype=np.int64)
-    for array in arrays:
-        counts += pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
-    for start, stop in chunk_bounds(counts, annotation_bytes):
-        chunk = [a.slice(start, stop - start) for a in arrays]
-        columns = [annotations_from_arrow(a) for a in chunk]
-        rows = [tuple(value or [] for value in row) for row in zip(*columns, strict=True)]
-        out = fn(rows)
-        check_row_sizes(stage, out)
-        yield annotations_to_arrow(out)
+    for i in first.inputs:
+        counts += pc.fill_null(pc.list_value_length(arrays[i]), 0).to_numpy(zero_copy_only=False)
+    for start, stop in chunk_bounds(counts, first.annotation_bytes):
+        columns = [
+            [value or [] for value in annotations_from_arrow(a.slice(start, stop - start))]
+            for a in arrays
+        ]
+        for done in run_steps(steps, columns):
+            yield [annotations_to_arrow(column) for column in done[len(arrays) :]]
 
 
-def annotation_udf(
-    fn: BatchAnnotateFn, inputs: int, stage: str = "", annotation_bytes: int = ANNOTATION_BYTES
+def chain_udf(
+    steps: Sequence[ChainStep], inputs: int, outputs: Sequence[str]
 ) -> Callable[..., Column]:
-    """Wrap a core in an iterator Arrow UDF (Spark 4.1+) that returns an annotation column.
+    """Wrap a chain in an iterator Arrow UDF (Spark 4.1+): one annotation column for one step,
+    a struct of them, named ``outputs``, for several.
 
-    The core is pickled from the driver; state that must not travel (a model session) is created
-    lazily inside the core, once per Python worker.
+    The cores are pickled from the driver; state that must not travel (a model session) is
+    created lazily inside a core, once per Python worker.
     """
+    single = len(outputs) == 1
+    names = list(outputs)
+    kind = (
+        annotation_column_type()
+        if single
+        else StructType([StructField(name, annotation_column_type(), True) for name in names])
+    )
 
     def annotate_stream(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         for number, batch in enumerate(batches):
             if number == 1:
                 inject_fault()
-            yield from _annotate_arrays(fn, batch, stage, annotation_bytes)
+            for arrays in _annotate_arrays(steps, batch):
+                yield arrays[0] if single else pa.StructArray.from_arrays(arrays, names=names)
 
     # Spark reads the UDF's shape from its type hints: one column, or a tuple of several.
     if inputs == 1:
@@ -216,12 +272,69 @@ def annotation_udf(
         def run_one(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
             yield from annotate_stream((batch,) for batch in batches)
 
-        return F.arrow_udf(run_one, annotation_column_type())
+        return F.arrow_udf(run_one, kind)
 
     def run_many(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         yield from annotate_stream(batches)
 
-    return F.arrow_udf(run_many, annotation_column_type())
+    return F.arrow_udf(run_many, kind)
+
+
+def annotation_udf(
+    fn: BatchAnnotateFn, inputs: int, stage: str = "", annotation_bytes: int = ANNOTATION_BYTES
+) -> Callable[..., Column]:
+    """One core as an iterator Arrow UDF that returns an annotation column (``chain_udf``)."""
+    step = ChainStep(fn, tuple(range(inputs)), stage, annotation_bytes)
+    return chain_udf([step], inputs, ["annotations"])
+
+
+def map_chain_in_arrow(
+    dataset: DataFrame,
+    steps: Sequence[ChainStep],
+    inputs: Sequence[str],
+    outputs: Mapping[str, Mapping[str, str]],
+) -> DataFrame:
+    """Run a chain with ``mapInArrow`` (Spark 3.5 and 4.0, classic or Connect).
+
+    Whole rows travel as Arrow record batches: the input columns feed the chain, every other
+    column passes through untouched, and each output column (with its metadata) is appended,
+    or replaced in place as ``withColumn`` would. Rows keep their order and their partition,
+    and every column keeps its metadata.
+    """
+    names = dataset.columns
+    input_indices = [names.index(c) for c in inputs]
+    fields = list(dataset.schema.fields)
+    out_names = list(names)
+    places = []
+    for output, metadata in outputs.items():
+        field = StructField(output, annotation_column_type(), True, dict(metadata))
+        if output in out_names:
+            places.append(out_names.index(output))
+            fields[places[-1]] = field
+        else:
+            places.append(len(out_names))
+            out_names.append(output)
+            fields.append(field)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for number, batch in enumerate(batches):
+            if number == 1:
+                inject_fault()
+            arrays = [batch.column(i) for i in input_indices]
+            offset = 0
+            for annotated in _annotate_arrays(steps, arrays):
+                rows = batch.slice(offset, len(annotated[0]))
+                offset += len(annotated[0])
+                columns = list(rows.columns)
+                for place, array in zip(places, annotated, strict=True):
+                    if place == len(columns):
+                        columns.append(array)
+                    else:
+                        columns[place] = array
+                yield pa.RecordBatch.from_arrays(columns, names=out_names)
+
+    annotated = dataset.mapInArrow(run, StructType(fields))
+    return restore_metadata(annotated, {f.name: f.metadata for f in fields})
 
 
 def annotate_with_map_in_arrow(
@@ -233,43 +346,62 @@ def annotate_with_map_in_arrow(
     stage: str = "",
     annotation_bytes: int = ANNOTATION_BYTES,
 ) -> DataFrame:
-    """Run a core with ``mapInArrow`` (Spark 3.5 and 4.0, classic or Connect).
+    """One core with ``mapInArrow`` (``map_chain_in_arrow``)."""
+    step = ChainStep(fn, tuple(range(len(inputs))), stage, annotation_bytes)
+    return map_chain_in_arrow(dataset, [step], inputs, {output: metadata})
 
-    Whole rows travel as Arrow record batches: the input columns feed the core, every other
-    column passes through untouched, and the output column (with ``metadata``) is appended, or
-    replaced in place as ``withColumn`` would. Rows keep their order and their partition, and
-    every column keeps its metadata.
+
+def annotate_chain(dataset: DataFrame, stages: Sequence[AnnotatorModel]) -> DataFrame:
+    """Run consecutive annotators in one Python pass per Arrow batch: their input columns enter
+    Python once and every output column leaves once, each where ``withColumn`` would put it.
+
+    Each stage reads its input columns as it would alone: an earlier stage's output if one in
+    the chain wrote it, otherwise the dataset's column. Output names must differ (see
+    ``annotators.chain.stage_groups``).
     """
-    names = dataset.columns
-    input_indices = [names.index(c) for c in inputs]
-    replace_at = names.index(output) if output in names else None
-    fields = list(dataset.schema.fields)
-    output_field = StructField(output, annotation_column_type(), True, dict(metadata))
-    if replace_at is None:
-        fields.append(output_field)
-        out_names = [*names, output]
-    else:
-        fields[replace_at] = output_field
-        out_names = list(names)
+    types = annotator_types_of(dataset.schema)
+    reads: list[list[str]] = []
+    outputs: dict[str, dict[str, str]] = {}
+    for stage in stages:
+        reads.append(stage.input_columns(types))
+        output = check_column_name(type(stage).__name__, stage.getOutputCol())
+        if output in outputs:
+            raise ValueError(f"two stages of one chain write column '{output}'")
+        outputs[output] = column_metadata(stage.output_annotator_type)
+        types[output] = stage.output_annotator_type
+    produced = list(outputs)
+    inputs: list[str] = []
+    for index, columns in enumerate(reads):
+        for column in columns:
+            if column not in produced[:index] and column not in inputs:
+                inputs.append(column)
+    steps = []
+    for index, (stage, columns) in enumerate(zip(stages, reads, strict=True)):
+        stage._prepare(dataset)
+        positions = tuple(
+            len(inputs) + produced.index(c) if c in produced[:index] else inputs.index(c)
+            for c in columns
+        )
+        steps.append(
+            ChainStep(
+                stage.batch_core(), positions, type(stage).__name__, stage.output_annotation_bytes()
+            )
+        )
+    if transport_for(dataset.sparkSession) != ARROW_UDF:
+        return map_chain_in_arrow(dataset, steps, inputs, outputs)
+    udf = chain_udf(steps, len(inputs), produced)(*[F.col(quoted(c)) for c in inputs])
+    if len(produced) == 1:
+        return with_column(dataset, produced[0], udf, outputs[produced[0]])
+    scratch = "__chain_" + "_".join(stage.uid for stage in stages)
+    annotated = dataset.withColumn(scratch, udf)
+    for output, metadata in outputs.items():
+        annotated = with_column(annotated, output, F.col(scratch).getField(output), metadata)
+    return annotated.drop(scratch)
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for number, batch in enumerate(batches):
-            if number == 1:
-                inject_fault()
-            arrays = tuple(batch.column(i) for i in input_indices)
-            offset = 0
-            for annotated in _annotate_arrays(fn, arrays, stage, annotation_bytes):
-                rows = batch.slice(offset, len(annotated))
-                offset += len(annotated)
-                columns = list(rows.columns)
-                if replace_at is None:
-                    columns.append(annotated)
-                else:
-                    columns[replace_at] = annotated
-                yield pa.RecordBatch.from_arrays(columns, names=out_names)
 
-    annotated = dataset.mapInArrow(run, StructType(fields))
-    return restore_metadata(annotated, {f.name: f.metadata for f in fields})
+def quoted(name: str) -> str:
+    """A column name as ``F.col`` reads it literally (dots and backticks included)."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def column_names(value: tuple[str | Sequence[str], ...]) -> list[str]:
@@ -367,26 +499,12 @@ class AnnotatorModel(Transformer, AnnotatorParams, DefaultParamsReadable, Defaul
         )
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        columns = self.input_columns(annotator_types_of(dataset.schema))
-        output = self.getOutputCol()
-        self._prepare(dataset)
-        stage = type(self).__name__
-        metadata = column_metadata(self.output_annotator_type)
-        if transport_for(dataset.sparkSession) == ARROW_UDF:
-            size = self.output_annotation_bytes()
-            udf = annotation_udf(self.batch_core(), len(columns), stage, size)
-            annotated = with_column(dataset, output, udf(*[F.col(c) for c in columns]), metadata)
-        else:
-            annotated = annotate_with_map_in_arrow(
-                dataset,
-                self.batch_core(),
-                columns,
-                output,
-                metadata,
-                stage,
-                self.output_annotation_bytes(),
-            )
-        return self._after_transform(annotated)
+        return self._after_transform(annotate_chain(dataset, [self]))
+
+    def reshapes_rows(self) -> bool:
+        """Whether ``_after_transform`` changes the rows (so no stage may join its chain after
+        it); explodeSentences does."""
+        return False
 
     def _after_transform(self, dataset: DataFrame) -> DataFrame:
         """Hook for stages that reshape rows after annotating (explodeSentences)."""

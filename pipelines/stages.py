@@ -19,6 +19,7 @@ from annotators import (
     SentenceEmbeddings,
     Tokenizer,
 )
+from annotators.chain import run_group, stage_groups
 from annotators.deberta.model_folder import load_model_folder
 from annotators.deberta.pretrained import resolve_model
 from annotators.sentence import CUT_KEY
@@ -102,16 +103,19 @@ def build_pipeline(config: dict[str, dict[str, Any]]) -> Pipeline:
 
 
 def transform(model: PipelineModel, documents: DataFrame, exploded: bool) -> DataFrame:
-    """Run the fitted stages; with a row per sentence, drop the document's text right away.
+    """Run the fitted stages, consecutive annotators as one chain (``annotators.chain``: one
+    crossing into Python for the text stages and the model); with a row per sentence, drop the
+    document's text right after the SentenceDetector.
 
     Copying a document's text into each of its sentence rows would multiply it. No stage after
     the SentenceDetector reads it, and on Spark 3.5/4.0 (whose transport carries whole rows
-    through Python) it must not even reach them.
+    through Python) it must not even reach them. An exploding SentenceDetector ends its chain,
+    so the drop comes before the next one.
     """
     annotated = documents
-    for stage in model.stages:
-        annotated = stage.transform(annotated)
-        if exploded and isinstance(stage, SentenceDetector):
+    for group in stage_groups(model.stages):
+        annotated = run_group(group, annotated)
+        if exploded and isinstance(group[-1], SentenceDetector):
             annotated = annotated.drop("text", "document")
     return annotated
 

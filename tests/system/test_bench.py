@@ -51,7 +51,8 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
         "time_per_token_largest_vs_smallest",
     }
     growth = result["growth"]
-    assert [row["documents"] for row in growth["rows"].values()] == [100, 300, 12]
+    assert [row["documents"] for row in growth["rows"].values()] == [100, 300, 12, 100]
+    assert growth["chained_vs_unchained"] > 0
     for row in growth["rows"].values():
         assert row["tokens"] > 0 and row["run_s"] > 0 and row["worker_peak_mib"] > 50
         assert row["driver_jvm_peak_mib"] > 50 and row["first_job_s"] > 0

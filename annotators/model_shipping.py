@@ -14,7 +14,7 @@ graph's and the data files' checksums (two fine-tuned models of one architecture
 very same graph bytes). On the executor the first task builds a private folder beside the shipped
 files holding links to the graph, the spm model and the data under their own names, and the
 graph is loaded from there; each data file's sha256 is checked against the manifest's before
-the model runs, as the graph's is.
+that folder is put in place (once per executor, not per worker), as the graph's is.
 
 What travels once per executor is loaded once per Python worker: each worker that runs a model
 stage makes its own engine (``encoder.runtime_for``), so an executor running N tasks at once
@@ -89,17 +89,20 @@ class ShippedFiles:
             )
         if not self.data:
             return [files[name] for name in names]
-        folder = linked_folder(files, files[names[0]].parent / self.prefix)
-        check_data_files(folder, self.data)
+        folder = linked_folder(files, files[names[0]].parent / self.prefix, self.data)
         return [folder / name for name in names]
 
 
-def linked_folder(files: Mapping[str, Path], target: Path) -> Path:
+def linked_folder(
+    files: Mapping[str, Path], target: Path, data: Sequence[tuple[str, str]] = ()
+) -> Path:
     """``target``, a folder holding each of ``files`` under its key (its own name), made once.
 
     Every Python worker of an executor may get here at once: each builds a staging folder beside
-    ``target`` and renames it into place, the first rename wins and the others use its folder,
-    so no worker sees a half-built one.
+    ``target``, checks the ``data`` files in it (``check_data_files``) and renames it into
+    place; the first rename wins and the others use its folder, so no worker sees a half-built
+    or unchecked one, and the gigabytes of a big model are hashed once per executor, not once
+    per worker.
     """
     if target.is_dir():
         return target
@@ -112,6 +115,7 @@ def linked_folder(files: Mapping[str, Path], target: Path) -> Path:
     try:
         for name, source in files.items():
             link_or_copy(source, staging / name)
+        check_data_files(staging, data)
         try:
             os.rename(staging, target)
         except OSError:

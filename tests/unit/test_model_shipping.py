@@ -114,6 +114,35 @@ def test_a_swapped_data_file_is_refused_naming_it(tmp_path) -> None:
     check_data_files(folder, [("w.bin", hashlib.sha256(b"WEIGHTS").hexdigest())])
 
 
+def test_data_files_are_checked_once_before_the_folder_is_put_in_place(
+    tmp_path, monkeypatch
+) -> None:
+    """A big model's data is hashed by the worker that builds the folder, not by every worker;
+    a file that fails the check leaves no folder behind, so the next worker checks again."""
+    import hashlib
+
+    from annotators import model_shipping
+
+    files = shipped(tmp_path, {"model.onnx": b"graph", "w.bin": b"WEIGHTS"})
+    target = tmp_path / "userFiles" / "deberta-0123"
+    with pytest.raises(ModelFolderError, match=r"external-data file w\.bin"):
+        linked_folder(files, target, [("w.bin", hashlib.sha256(b"weights").hexdigest())])
+    assert not target.exists()
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]
+    hashed: list[Path] = []
+    real = model_shipping.file_sha256
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(model_shipping, "file_sha256", counting)
+    good = [("w.bin", hashlib.sha256(b"WEIGHTS").hexdigest())]
+    for _ in range(3):
+        assert linked_folder(files, target, good) == target
+    assert len(hashed) == 1
+
+
 def test_outside_a_spark_task_the_folder_is_read_in_place() -> None:
     assert ShippedFiles("deberta-0123", (("w.bin", "0" * 64),)).locate([MODEL_FILE]) is None
 

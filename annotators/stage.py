@@ -366,7 +366,10 @@ def annotate_chain(dataset: DataFrame, stages: Sequence[AnnotatorModel]) -> Data
         reads.append(stage.input_columns(types))
         output = check_column_name(type(stage).__name__, stage.getOutputCol())
         if output in outputs:
-            raise ValueError(f"two stages of one chain write column '{output}'")
+            raise StageInputError(
+                f"{type(stage).__name__}: column '{output}' is written by an earlier stage of "
+                "the same chain; run them as separate chains (annotators.chain.stage_groups)"
+            )
         outputs[output] = column_metadata(stage.output_annotator_type)
         types[output] = stage.output_annotator_type
     produced = list(outputs)

@@ -9,6 +9,7 @@ pipelines/embed.py --input PATH --output PATH`` on a cluster, or ``spark-deberta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import time
@@ -219,8 +220,12 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
                     counts=output_counts(finished),
                     row_key="id" if exploded else None,
                 )
-        finally:
-            cached.unpersist()
+        except BaseException:
+            # The job's own error is the one to report; with the JVM gone this cannot run.
+            with contextlib.suppress(Exception):
+                cached.unpersist()
+            raise
+        cached.unpersist()
     ended = time.perf_counter()
     tokens = totals["tokens"]
     run_seconds = ended - running

@@ -237,15 +237,22 @@ class OutputCommit:
             raise
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, failed: type[BaseException] | None, *exc_info: object) -> None:
         try:
-            # A journal naming this staging folder means a commit to finish: keep it for that.
-            journal = self.files.read(self.journal)
-            named = journal is not None and self._name_of(self.staging) in journal
-            if self.files.exists(self.staging) and not named:
-                self.files.delete(self.staging)
-        finally:
-            self._release()
+            try:
+                # A journal naming this staging folder means a commit to finish: keep it.
+                journal = self.files.read(self.journal)
+                named = journal is not None and self._name_of(self.staging) in journal
+                if self.files.exists(self.staging) and not named:
+                    self.files.delete(self.staging)
+            finally:
+                self._release()
+        except Exception:
+            # Leaving on the job's own error (a dead JVM, say) the clean-up may fail too: the
+            # job's error is the one to report, and the next run's recovery clears the staging
+            # folder and the lapsed lock.
+            if failed is None:
+                raise
 
     def _owner(self) -> str:
         return json.dumps(

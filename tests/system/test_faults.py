@@ -140,3 +140,27 @@ def test_a_driver_killed_during_an_overwrite_commit_is_repaired_by_the_rerun(tmp
     assert "finished the interrupted commit" in rerun.stdout + rerun.stderr
     assert_every_id_once(output, ids)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_a_driver_jvm_that_dies_mid_job_is_said_in_one_line_and_the_rerun_writes(
+    tmp_path,
+) -> None:
+    """In local mode the executor is the driver's JVM: killing it mid-job is what running out of
+    driver memory looks like. The user gets one line, no traceback; the output is untouched and
+    the next run clears the staging folder and the lock and writes every row."""
+    source, ids = documents(tmp_path, 40)
+    output = tmp_path / "out"
+    killed = submit(
+        ["--master", "local[2]", *SMALL_BATCHES, *job_args(source, output)],
+        env={"SPARK_DEBERTA_FAULT": "executor"},
+    )
+    assert killed.returncode == 1, killed.stdout[-4000:]
+    said = killed.stdout + killed.stderr
+    assert "Traceback" not in said, said[-4000:]
+    ours = [line for line in said.splitlines() if line.startswith("spark-deberta run: ")]
+    assert any("JVM stopped answering" in line or "the Spark job failed" in line for line in ours)
+    assert not output.exists()
+    rerun = submit(["--master", "local[2]", *job_args(source, output)])
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert_every_id_once(output, ids)
+    assert not list(tmp_path.glob("out.__*"))

@@ -5,6 +5,8 @@
 
 - ``worker``: a Python worker, after answering its first Arrow batch (mid-partition);
 - ``executor``: that worker's executor JVM, at the same moment;
+- ``driver-jvm``: the driver's JVM, from that worker, at the same moment (local mode: what
+  running out of driver memory looks like to the job);
 - ``commit:<step>``: the driver at a step of the output commit (``pipelines.storage``);
 - ``lease:renew``: the driver's renewal of its output lock's lease (with ``:raise``, every
   renewal fails, so the lease lapses under the running job).
@@ -50,14 +52,17 @@ def inject(place: str, step: str | None = None) -> None:
     if action == "raise":
         raise OSError(f"injected fault at {place}" + (f" step {step}" if step else ""))
     if action == "kill":
-        os.kill(_executor_pid() if place == "executor" else os.getpid(), signal.SIGKILL)
+        targets = {"executor": "CoarseGrainedExecutorBackend", "driver-jvm": "SparkSubmit"}
+        pid = _ancestor_pid(targets[place]) if place in targets else os.getpid()
+        os.kill(pid, signal.SIGKILL)
 
 
-def _executor_pid() -> int:
-    """The executor JVM above this Python worker (worker -> daemon -> executor)."""
+def _ancestor_pid(main_class: str) -> int:
+    """The JVM above this Python worker whose command names ``main_class`` (worker -> daemon ->
+    executor, or the driver's JVM in local mode)."""
     pid = os.getpid()
     while pid > 1:
         pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        if b"CoarseGrainedExecutorBackend" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        if main_class.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
             return pid
-    raise RuntimeError(f"{FAULT_ENV}=executor: no executor process above this worker")
+    raise RuntimeError(f"{FAULT_ENV}: no {main_class} process above this worker")

@@ -181,6 +181,7 @@ def inject_fault() -> None:
     """Kill this worker or its executor when the test hook asks for it (``annotators.faults``)."""
     faults.inject("worker")
     faults.inject("executor")
+    faults.inject("driver-jvm")
 
 
 @dataclass(frozen=True)

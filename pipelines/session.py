@@ -192,4 +192,27 @@ def session(spark_conf: str | None = None) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    return new_session(settings)
+    spark = new_session(settings)
+    quiet_accumulator_server(spark)
+    return spark
+
+
+def quiet_accumulator_server(spark: SparkSession) -> None:
+    """Keep PySpark's accumulator server from printing a traceback when the JVM dies.
+
+    Its thread reads the JVM's accumulator updates; a JVM killed or out of memory closes the
+    socket mid-read, and the server prints the ``EOFError``. The job says in one line what
+    happened (``pipelines.exits``), so that traceback only buries it. Any other error still
+    prints.
+    """
+    server = getattr(spark.sparkContext, "_accumulatorServer", None)
+    if server is None:
+        return
+    default = server.handle_error
+
+    def handle_error(request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], (EOFError, ConnectionError)):
+            return
+        default(request, client_address)
+
+    server.handle_error = handle_error

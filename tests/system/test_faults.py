@@ -145,17 +145,27 @@ def test_a_driver_killed_during_an_overwrite_commit_is_repaired_by_the_rerun(tmp
 def test_a_driver_jvm_that_dies_mid_job_is_said_in_one_line_and_the_rerun_writes(
     tmp_path,
 ) -> None:
-    """In local mode the executor is the driver's JVM: killing it mid-job is what running out of
-    driver memory looks like. The user gets one line, no traceback; the output is untouched and
-    the next run clears the staging folder and the lock and writes every row."""
+    """Killing the driver's JVM mid-job is what running out of driver memory looks like. Run as
+    ``spark-deberta run`` runs (Python starts the JVM), the user gets one line and no
+    traceback; the output is untouched, and the next run clears the staging folder and the
+    lock and writes every row."""
+    import sys
+
     source, ids = documents(tmp_path, 40)
     output = tmp_path / "out"
-    killed = submit(
-        ["--master", "local[2]", *SMALL_BATCHES, *job_args(source, output)],
-        env={"SPARK_DEBERTA_FAULT": "executor"},
+    command = [sys.executable, "-m", "pipelines.job", *job_args(source, output)[1:]]
+    conf = tmp_path / "spark.conf"
+    conf.write_text("spark.master local[2]\nspark.sql.execution.arrow.maxRecordsPerBatch 4\n")
+    killed = subprocess.run(
+        [*command, "--spark-conf", str(conf)],
+        capture_output=True,
+        text=True,
+        env=environment({"SPARK_DEBERTA_FAULT": "driver-jvm"}),
+        cwd=ROOT,
+        timeout=420,
     )
-    assert killed.returncode == 1, killed.stdout[-4000:]
     said = killed.stdout + killed.stderr
+    assert killed.returncode == 1, said[-4000:]
     assert "Traceback" not in said, said[-4000:]
     ours = [line for line in said.splitlines() if line.startswith("spark-deberta run: ")]
     assert any("JVM stopped answering" in line or "the Spark job failed" in line for line in ours)

@@ -1,0 +1,37 @@
+"""``--update-readme`` puts the headline into the README and the cost-growth table into
+docs/benchmark.md, between their markers, leaving the rest of each page as it was."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import run
+
+
+def test_both_pages_have_their_markers_once() -> None:
+    for page in (run.README, run.BENCHMARK_DOC):
+        text = page.read_text(encoding="utf-8")
+        assert text.count(run.README_START) == 1 and text.count(run.README_END) == 1, page.name
+
+
+def test_update_writes_each_table_between_its_markers(tmp_path, monkeypatch) -> None:
+    readme, doc = tmp_path / "README.md", tmp_path / "benchmark.md"
+    for page in (readme, doc):
+        page.write_text(f"before\n{run.README_START}\nold\n{run.README_END}\nafter\n")
+    monkeypatch.setattr(run, "README", readme)
+    monkeypatch.setattr(run, "BENCHMARK_DOC", doc)
+    run.update_readme("| headline |\n", "| growth |\n", "python bench/run.py")
+    head = readme.read_text()
+    assert head.startswith(f"before\n{run.README_START}\n`python bench/run.py`, ")
+    assert "| headline |" in head and run.GROWTH_POINTER in head and "old" not in head
+    assert head.endswith(f"{run.README_END}\nafter\n")
+    growth = doc.read_text()
+    assert "| growth |" in growth and "| headline |" not in growth and "old" not in growth
+    assert growth.endswith(f"{run.README_END}\nafter\n")
+
+
+def test_a_page_without_markers_is_refused(tmp_path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="no '<!-- benchmark table: start -->' marker"):
+        run.replace_between_markers(page, "x")

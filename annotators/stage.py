@@ -214,9 +214,14 @@ def run_steps(steps: Sequence[ChainStep], columns: Columns, level: int = 0) -> I
     counts = [sum(len(columns[i][row]) for i in step.inputs) for row in range(len(columns[0]))]
     for start, stop in chunk_bounds(counts, step.annotation_bytes):
         part = [column[start:stop] for column in columns]
-        out = step.core(list(zip(*(part[i] for i in step.inputs), strict=True)))
-        check_row_sizes(step.stage, out)
-        yield from run_steps(steps, [*part, out], level + 1)
+        yield from run_steps(steps, [*part, _run_step(step, part)], level + 1)
+
+
+def _run_step(step: ChainStep, columns: Columns) -> list[list[AnnotationDict]]:
+    """One step's core over one chunk of rows, its output checked against ``MAX_ROW_BYTES``."""
+    out = step.core(list(zip(*(columns[i] for i in step.inputs), strict=True)))
+    check_row_sizes(step.stage, out)
+    return out
 
 
 def _annotate_arrays(
@@ -239,7 +244,8 @@ def _annotate_arrays(
             [value or [] for value in annotations_from_arrow(a.slice(start, stop - start))]
             for a in arrays
         ]
-        for done in run_steps(steps, columns):
+        # The chunk is already sized by the first step's inputs: run it, then chunk the rest.
+        for done in run_steps(steps, [*columns, _run_step(first, columns)], 1):
             yield [annotations_to_arrow(column) for column in done[len(arrays) :]]
 
 

@@ -27,6 +27,14 @@ def jvm_lost(error: BaseException) -> bool:
     return isinstance(error, (Py4JNetworkError, ConnectionRefusedError, ConnectionResetError))
 
 
+def jvm_lost_error(error: BaseException) -> JobError | None:
+    """The one-line ``JobError`` for a JVM that stopped answering, or None for any other error."""
+    if not jvm_lost(error):
+        return None
+    reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+    return JobError(JVM_LOST.format(reason=reason))
+
+
 def run_command(prog: str, command: Callable[[], int]) -> int:
     """``command()``'s exit code, or its refusal said in one line. A lost JVM is said in one
     line too: the command cannot go on and its traceback would only show py4j's plumbing."""
@@ -36,8 +44,8 @@ def run_command(prog: str, command: Callable[[], int]) -> int:
         print(f"{prog}: {refused}", file=sys.stderr)
         return refused.exit_code
     except Exception as error:
-        if not jvm_lost(error):
+        lost = jvm_lost_error(error)
+        if lost is None:
             raise
-        reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-        print(f"{prog}: {JVM_LOST.format(reason=reason)}", file=sys.stderr)
-        return JobError.exit_code
+        print(f"{prog}: {lost}", file=sys.stderr)
+        return lost.exit_code

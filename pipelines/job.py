@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from annotators.errors import JobError
 from annotators.spark_compat import is_connect
 from pipelines.arguments import job_config, parse_args
-from pipelines.exits import JVM_LOST, jvm_lost, run_command
+from pipelines.exits import jvm_lost_error, run_command
 from pipelines.inputs import (
     check_input_exists,
     check_paths_apart,
@@ -138,8 +138,8 @@ def write_all_or_nothing(
     try:
         frame.write.parquet(output.staging)
     except Exception as exc:  # Py4J/Spark errors: the job failed after its retries
-        if jvm_lost(exc):
-            raise JobError(JVM_LOST.format(reason=failure_reason(exc))) from exc
+        if (lost := jvm_lost_error(exc)) is not None:
+            raise lost from exc
         raise JobError(
             f"the Spark job failed ({failure_reason(exc)}); nothing was written to {output.target}"
         ) from exc
@@ -158,8 +158,8 @@ def write_all_or_nothing(
             written = spark.read.parquet(*parts).select(rows.alias("rows"), *sums)
             counted = written.first().asDict()
         except Exception as exc:  # Py4J/Spark errors: the check could not read the output
-            if jvm_lost(exc):
-                raise JobError(JVM_LOST.format(reason=failure_reason(exc))) from exc
+            if (lost := jvm_lost_error(exc)) is not None:
+                raise lost from exc
             raise JobError(
                 f"the check of the written rows failed ({failure_reason(exc)}); nothing was "
                 f"committed to {output.target}"

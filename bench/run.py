@@ -30,7 +30,8 @@ Each Spark path runs in a fresh SparkContext: its start-up (a one-document job: 
 model load, first batch) is timed first, then one untimed warm-up run of the corpus (every
 Python worker loads its model once), then the corpus ``--runs`` times (median). Python
 workers' peak RSS is read from /proc while the jobs run. Writes ``<out>/<shape>.json`` and
-``<out>/<shape>.md``.
+``<out>/<shape>.md``; while it runs, ``<out>/<shape>.partial.json`` holds every section measured
+so far (removed when the run ends well), so a late failure keeps the rest.
 """
 
 from __future__ import annotations
@@ -585,7 +586,9 @@ def in_process_rate(documents: list[str], folder: Path) -> dict[str, Any]:
     return {"documents": len(documents), "tokens": tokens, "seconds": seconds}
 
 
-def run_growth(work: Path, sizes: list[int], cores: int) -> dict[str, Any]:
+def run_growth(
+    work: Path, sizes: list[int], cores: int, keep: Callable[..., None] = lambda **_: None
+) -> dict[str, Any]:
     """The job with the bundled tiny model (the model almost free: the framework's cost shows)
     at each size and on the smallest size's text as ``LONG_DOCUMENTS`` long documents: start-up
     apart (session; first one-document job: model load and first batch), then the steady run's
@@ -633,6 +636,7 @@ def run_growth(work: Path, sizes: list[int], cores: int) -> dict[str, Any]:
             "driver_python_peak_mib": round(_peak_kib(os.getpid()) / 1024, 1),
             "worker_peak_mib": memory.peak_mib(),
         }
+        keep(growth_rows=rows)
     os.environ.pop(FUSE_ENV, None)
     log("growth: the same stages in this process, one core")
     in_process = in_process_rate(paragraphs(min(max(sizes), 5000)), folder)
@@ -928,6 +932,16 @@ def update_readme(table: str, growth: str, command: str) -> None:
     replace_between_markers(BENCHMARK_DOC, f"{stamp}{growth}")
 
 
+def save_progress(path: Path, sections: dict[str, Any]) -> None:
+    """Write what the run has measured so far, so that a failure late in a long run (the
+    2026-12-02 run lost 48 minutes of figures to one out-of-memory case) keeps the rest. The
+    file is replaced whole (a rename), so a crash while writing leaves the previous one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(json.dumps(sections, indent=2, default=str) + "\n")
+    staging.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shape", choices=("xsmall", "tiny"), default="xsmall")
@@ -951,14 +965,22 @@ def main(argv: list[str] | None = None) -> int:
     documents = load_documents(args.sentences)
     runs_dir = work / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    progress_file = args.out / f"{args.shape}.partial.json"
+    progress: dict[str, Any] = {"shape": args.shape, "machine": machine(), "rows": {}}
+
+    def keep(**sections: Any) -> None:
+        progress.update(sections)
+        save_progress(progress_file, progress)
 
     # Start the JVM and warm its first Parquet write now, so no path's start-up includes them.
     with fresh_spark(cores) as spark:
         spark.range(100).write.mode("overwrite").parquet(str(runs_dir / "warm-up"))
     log("matmul peaks")
     peaks = matmul_peaks(cores)
+    keep(peaks=peaks)
     log("LightPipeline")
     light = run_light(documents, folder, args.light_calls)
+    keep(light=light)
     log("planning the corpus on the driver")
     sequences = plan_corpus(documents, folder)
     positions = sequences.real_positions
@@ -971,6 +993,7 @@ def main(argv: list[str] | None = None) -> int:
         (INT8_CEILING, "onnxruntime", "int8"),
     ):
         rows[name], sweeps[name] = ceiling(sequences, folder, args.runs, cores, engine, precision)
+        keep(rows=rows, ceiling_sweeps=sweeps)
     padding = ours_padding(sequences, batch_size=8, max_length=128, chunk=256)
     for name, engine, precision in (
         (OURS_FP32, "onnxruntime", "fp32"),
@@ -983,6 +1006,7 @@ def main(argv: list[str] | None = None) -> int:
             runs_dir, documents, folder, precision, args.runs, cores, engine=engine
         )
         rows[name]["padding"] = padding
+        keep(rows=rows)
     # The transport of Spark 3.5/4.0 (mapInArrow: whole rows through Python), here, same run.
     from annotators.spark_compat import MAP_IN_ARROW, TRANSPORT_ENV
 
@@ -993,6 +1017,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         del os.environ[TRANSPORT_ENV]
     rows[TRANSPORT_ROW]["padding"] = padding
+    keep(rows=rows)
     # The same text as a few very long documents: memory must not grow with document length.
     log("2b ours fp32, long documents")
     long_documents = [" ".join(documents[i::LONG_DOCUMENTS]) for i in range(LONG_DOCUMENTS)]
@@ -1004,11 +1029,13 @@ def main(argv: list[str] | None = None) -> int:
         sentences=len(long_plan.sentences),
     )
     rows[f"2b ours fp32, as {LONG_DOCUMENTS} long documents (1 run)"] = long_row
+    keep(rows=rows)
     for name, sort_by_length in ((BASELINE, False), (SORTED_BASELINE, True)):
         log(name)
         rows[name] = run_baseline(
             runs_dir, sequences.sentences, checkpoint, args.runs, cores, sort_by_length
         )
+        keep(rows=rows)
     baseline_real, baseline_padding, sorted_padding = baseline_positions(
         sequences.sentences, checkpoint, cores
     )
@@ -1022,7 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
         achieved = row["positions"] / row["seconds"] * flops["total"] / 1e9
         row["of_peak"] = round(achieved / peaks[row["peak"]], 5)
     rows[LIGHT] = light
-    growth = run_growth(runs_dir, sorted(args.growth_documents), cores)
+    growth = run_growth(runs_dir, sorted(args.growth_documents), cores, keep)
 
     def rate(name: str) -> float:
         return len(sequences.sentences) / rows[name]["seconds"]
@@ -1078,6 +1105,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.shape}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / f"{args.shape}.md").write_text(f"{table}\n{growth_table}")
+    progress_file.unlink(missing_ok=True)
     print(f"{table}\n{growth_table}")
     if args.update_readme:
         command = "python bench/run.py " + " ".join(a for a in (argv or sys.argv[1:]))

@@ -25,6 +25,7 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert not (tmp_path / "out" / "tiny.partial.json").exists()  # removed when the run ends well
     result = json.loads((tmp_path / "out" / "tiny.json").read_text())
     rows = result["rows"]
     assert len(rows) == 12

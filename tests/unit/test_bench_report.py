@@ -3,6 +3,8 @@ docs/benchmark.md, between their markers, leaving the rest of each page as it wa
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench import run
@@ -35,3 +37,11 @@ def test_a_page_without_markers_is_refused(tmp_path) -> None:
     page.write_text("no markers\n")
     with pytest.raises(SystemExit, match="no '<!-- benchmark table: start -->' marker"):
         run.replace_between_markers(page, "x")
+
+
+def test_progress_is_replaced_whole_and_readable(tmp_path) -> None:
+    path = tmp_path / "out" / "tiny.partial.json"
+    run.save_progress(path, {"rows": {"1 ceiling": {"seconds": 1.5}}})
+    run.save_progress(path, {"rows": {"1 ceiling": {"seconds": 1.5}, "2 ours": {"seconds": 2}}})
+    assert json.loads(path.read_text())["rows"]["2 ours"] == {"seconds": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["tiny.partial.json"]

@@ -21,11 +21,12 @@ in the row check at 50,000 lines here):
 2. **truncated pipelines** on the job's own input frame: the input alone, DocumentAssembler,
    +SentenceDetector, +Tokenizer, +DeBertaEmbeddings, each written to Parquet and to the
    ``noop`` sink, so each stage's added wall and CPU time can be read as a difference; the whole
-   chain also on Spark 3.5/4.0's transport (``mapInArrow``); and a bench-only prototype of *one
-   crossing* (the three Python stages in one Arrow UDF per batch, both transports), whose
-   Parquet output is checked against the staged pipeline's. ``--truncated-runs`` rounds, each
-   measuring every case once (a shared machine's load then falls on all cases alike); the run
-   of median CPU seconds is shown;
+   chain also on Spark 3.5/4.0's transport (``mapInArrow``); and the whole pipeline fused
+   (``annotators.fuse``: the three Python stages in one crossing per batch, both transports),
+   whose Parquet output is checked against the staged pipeline's. The job itself fuses, as
+   ``spark-deberta run`` does; ``SPARK_DEBERTA_FUSE=0`` in the environment profiles it
+   staged. ``--truncated-runs`` rounds, each measuring every case once (a shared machine's load
+   then falls on all cases alike); the run of median CPU seconds is shown;
 3. **in process**: the same four stages in ``LightPipeline.fullAnnotate`` in batches of 256 on
    one core (one engine thread): the baseline tokens/s per core.
 
@@ -70,6 +71,8 @@ CORPUS = ROOT / "data" / "bench" / "pride_and_prejudice.txt"
 #: install the conversion timers when they import this module (to unpickle a timed core).
 TIMERS_ENV = "SPARK_DEBERTA_PROFILE_TIMERS"
 LIGHT_BATCH = 256
+#: The truncated cases' name for the whole pipeline run as one chain (``annotators.fuse``).
+FUSED = "one crossing (annotators.fuse)"
 
 # -- timers inside the Python workers ---------------------------------------------------------
 
@@ -192,36 +195,6 @@ def install_conversion_timers() -> None:
     stage_module.annotations_from_arrow = timed_read
     stage_module.annotations_to_arrow = timed_write
     stage_module._profile_timers = True
-
-
-def timed_conversions(
-    accumulator: Any,
-) -> tuple[Callable[[pa.Array], Any], Callable[[Any], pa.Array]]:
-    """The two conversions, timed into ``accumulator`` (for the one-crossing prototype)."""
-    from annotators.annotation import annotations_from_arrow, annotations_to_arrow
-
-    def read(array: pa.Array) -> Any:
-        cpu, wall = time.process_time(), time.perf_counter()
-        out = annotations_from_arrow(array)
-        accumulator.add(
-            _vector(
-                from_arrow_cpu=time.process_time() - cpu,
-                from_arrow_wall=time.perf_counter() - wall,
-            )
-        )
-        return out
-
-    def write(rows: Any) -> pa.Array:
-        cpu, wall = time.process_time(), time.perf_counter()
-        out = annotations_to_arrow(rows)
-        accumulator.add(
-            _vector(
-                to_arrow_cpu=time.process_time() - cpu, to_arrow_wall=time.perf_counter() - wall
-            )
-        )
-        return out
-
-    return read, write
 
 
 if os.environ.get(TIMERS_ENV) and __name__ != "__main__":
@@ -501,7 +474,7 @@ def median_run(runs: list[dict[str, Any]], by_cpu: bool = False) -> dict[str, An
     return ordered[(len(ordered) - 1) // 2]
 
 
-# -- truncated pipelines and the one-crossing prototype ----------------------------------------
+# -- truncated pipelines, staged and fused ------------------------------------------------------
 
 
 def job_frame(spark: Any, corpus: Path) -> tuple[Any, Any, int]:
@@ -521,76 +494,12 @@ def fitted_stages(frame: Any) -> list[Any]:
     return list(build_pipeline(defaults()).fit(frame).stages)
 
 
-def one_crossing(frame: Any, stages: list[Any], accumulator: Any, transport: str) -> Any:
-    """Bench-only prototype: SentenceDetector, Tokenizer and DeBertaEmbeddings in one Python
-    pass per Arrow batch (documents in once, the three annotation columns out once)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import StructField, StructType
+def fused(frame: Any, stages: list[Any]) -> Any:
+    """The staged stages as ``annotators.fuse`` runs them: one crossing per batch for the
+    Python stages (the code the job runs by default)."""
+    from annotators.chain import fuse
 
-    from annotators.annotation import annotation_column_type, column_metadata
-    from annotators.spark_compat import restore_metadata
-    from annotators.stage import ROWS_PER_CHUNK
-
-    document, *python_stages = stages
-    annotated = document.transform(frame)
-    plan = []  # (core, input columns as indices into the columns so far, output column)
-    columns = [document.getOutputCol()]
-    types = {document.getOutputCol(): document.output_annotator_type}
-    for stage in python_stages:
-        inputs = stage.input_columns(types)
-        stage._prepare(annotated)
-        plan.append((type(stage).batch_core(stage), [columns.index(c) for c in inputs]))
-        columns.append(stage.getOutputCol())
-        types[stage.getOutputCol()] = stage.output_annotator_type
-    outputs = columns[1:]
-    read, write = timed_conversions(accumulator)
-
-    def chain(documents: list[Any]) -> list[list[Any]]:
-        values = [[row or [] for row in documents]]
-        for core, inputs in plan:
-            rows = [tuple(values[i][r] for i in inputs) for r in range(len(documents))]
-            values.append(run_timed(core, accumulator, rows))
-        return values[1:]
-
-    def annotate(documents: pa.Array) -> Iterator[list[pa.Array]]:
-        for start in range(0, len(documents), ROWS_PER_CHUNK):
-            chunk = documents.slice(start, ROWS_PER_CHUNK)
-            yield [write(column) for column in chain(read(chunk))]
-
-    metadata = {c: column_metadata(types[c]) for c in outputs}
-    if transport == "arrow_udf":
-        struct = StructType([StructField(c, annotation_column_type(), True) for c in outputs])
-
-        def run_udf(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
-            for batch in batches:
-                for arrays in annotate(batch):
-                    yield pa.StructArray.from_arrays(arrays, names=outputs)
-
-        fused = F.arrow_udf(run_udf, struct)
-        out = annotated.withColumn("_one_crossing", fused(F.col(columns[0])))
-        out = out.select(
-            *annotated.columns, *[F.col(f"_one_crossing.{c}").alias(c) for c in outputs]
-        )
-        for c in outputs:
-            out = out.withMetadata(c, metadata[c])
-        return out
-    names = annotated.columns
-    at = names.index(columns[0])
-    fields = [
-        *annotated.schema.fields,
-        *[StructField(c, annotation_column_type(), True, metadata[c]) for c in outputs],
-    ]
-
-    def run_map(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            offset = 0
-            for arrays in annotate(batch.column(at)):
-                rows = batch.slice(offset, len(arrays[0]))
-                offset += len(arrays[0])
-                yield pa.RecordBatch.from_arrays([*rows.columns, *arrays], names=[*names, *outputs])
-
-    out = annotated.mapInArrow(run_map, StructType(fields))
-    return restore_metadata(out, {f.name: f.metadata for f in fields})
+    return fuse(stages).transform(frame)
 
 
 LEVELS = (
@@ -640,14 +549,14 @@ def truncated(
     runs: int,
     only: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Each truncated pipeline, and the prototype, to noop and to Parquet: median of ``runs``."""
+    """Each truncated pipeline (each stage its own crossing), and the whole one fused, to noop
+    and to Parquet: median of ``runs``."""
     from annotators.spark_compat import ARROW_UDF, MAP_IN_ARROW, TRANSPORT_ENV
 
     frame, cached, _ = job_frame(spark, corpus)
     stages = fitted_stages(frame)
     timers: dict[str, Any] = {}
     time_stages(stages, timers, spark)
-    timers["one crossing"] = spark.sparkContext.accumulator(_vector(), VectorParam())
 
     def chained(count: int) -> Any:
         out = frame
@@ -662,8 +571,8 @@ def truncated(
     for transport in (ARROW_UDF, MAP_IN_ARROW):
         cases.append(
             (
-                f"one crossing (prototype), {transport}",
-                lambda t=transport: one_crossing(frame, stages, timers["one crossing"], t),
+                f"{FUSED}, {transport}",
+                lambda: fused(frame, stages),
                 transport,
             )
         )

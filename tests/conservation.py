@@ -84,7 +84,10 @@ DIALECTS = {
 TEXTS = ("plain", "unicode", "long_unpunctuated", "empty")
 #: Commit steps a driver can die at on local disk (``pipelines/storage.py`` ``_step`` calls).
 COMMIT_STEPS = ("journal-draft", "after-journal", "after-exchange", "before-journal-delete")
-FAULTS = (
+#: Faults drawn with weights; ``driver_jvm`` (the driver's JVM killed mid-job, which is what
+#: running out of driver heap looks like) is drawn after every other choice, in place of
+#: ``none``, so that adding it left every other seed's case as it was.
+WEIGHTED_FAULTS = (
     "none",
     "second_job",
     "commit_raise",
@@ -93,8 +96,9 @@ FAULTS = (
     "lease_lapse",
     "output_overlap",
 )
+FAULTS = (*WEIGHTED_FAULTS, "driver_jvm")
 #: Faults that need a driver of their own (a subprocess) to kill or stop.
-SUBPROCESS_FAULTS = frozenset({"commit_kill", "sigkill", "lease_lapse"})
+SUBPROCESS_FAULTS = frozenset({"commit_kill", "sigkill", "lease_lapse", "driver_jvm"})
 #: Summary keys (besides skipped_records) that may count input left out: files or characters.
 _COUNTING_KEY = re.compile(r"skipped|ignored|hidden|refused|repaired")
 
@@ -104,7 +108,7 @@ def dimensions(seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     fmt = rng.choice(FORMATS)
     special = [e for e in ENCODINGS if e != "utf8"]
-    return {
+    dims = {
         "format": fmt,
         "tree": rng.choice(TREES),
         "extras": sorted(rng.sample(EXTRAS, rng.choice((0, 0, 1, 2)))),
@@ -115,9 +119,12 @@ def dimensions(seed: int) -> dict[str, Any]:
         "explode": rng.random() < 0.3,
         "strategy": rng.choice(("window", "truncate")),
         "finish": rng.random() < 0.3,
-        "fault": rng.choices(FAULTS, weights=(8, 1, 2, 1, 1, 1, 1))[0],
+        "fault": rng.choices(WEIGHTED_FAULTS, weights=(8, 1, 2, 1, 1, 1, 1))[0],
         "step": rng.choice(COMMIT_STEPS),
     }
+    if rng.random() < 0.06 and dims["fault"] == "none":
+        dims["fault"] = "driver_jvm"
+    return dims
 
 
 def coverage(dims: dict[str, Any]) -> set[str]:
@@ -919,12 +926,14 @@ def _two_jobs(spark: Any, args: list[str]) -> tuple[Outcome, list[str]]:
 
 
 def _subprocess_fault(spark: Any, case: Case, args: list[str], old_ids: set[str]) -> list[str]:
-    """A driver of its own, killed (at a commit step or at a random instant) or stopped past
-    its lease while a second job runs."""
+    """A driver of its own, killed (at a commit step or at a random instant), its JVM killed
+    from a Python worker mid-job, or stopped past its lease while a second job runs."""
     fault, rng = case.dims["fault"], random.Random(case.seed)
     env = {}
     if fault == "commit_kill":
         env["SPARK_DEBERTA_FAULT"] = f"commit:{case.dims['step']}"
+    if fault == "driver_jvm":
+        env["SPARK_DEBERTA_FAULT"] = "driver-jvm"
     if fault == "lease_lapse":
         args = [*args, "--set", "output.lock_lease_s=4"]
     log = (case.work / "driver.log").open("w")
@@ -938,7 +947,7 @@ def _subprocess_fault(spark: Any, case: Case, args: list[str], old_ids: set[str]
     )
     problems: list[str] = []
     try:
-        if fault == "commit_kill":
+        if fault in ("commit_kill", "driver_jvm"):
             process.wait(timeout=400)
         elif fault == "sigkill":  # at a random instant once the job holds its output's lock
             _wait_for_lock(case, process)

@@ -17,7 +17,8 @@ from tests.conservation import SUBPROCESS_FAULTS, all_labels, coverage, dimensio
 #: at most one per driver fault. The case with a corrupt ``.crc`` file runs last: it can take
 #: the shared driver down (an OutOfMemoryError), and the cases after it would fail with it.
 #: 737 runs the job on a 300,000-character line without sentence punctuation (it was dropped
-#: whole while the job's config set maxLength).
+#: whole while the job's config set maxLength). 7 also kills its driver's JVM mid-job
+#: (``driver_jvm``, drawn after every other choice, so the other seeds kept their cases).
 SLICE = (5004, 324, 5008, 459, 250, 5010, 127, 181, 393, 1014, 5006, 1292, 775, 9, 65, 63, 737, 7)
 
 
@@ -25,7 +26,7 @@ def test_the_slice_covers_every_dimension_of_the_generator() -> None:
     covered = set().union(*(coverage(dimensions(seed)) for seed in SLICE))
     assert covered == all_labels(), sorted(all_labels() - covered)
     drivers = [seed for seed in SLICE if dimensions(seed)["fault"] in SUBPROCESS_FAULTS]
-    assert len(drivers) <= 3  # each starts a JVM of its own: keep the slice within minutes
+    assert len(drivers) <= 4  # each starts a JVM of its own: keep the slice within minutes
 
 
 @pytest.fixture(scope="module")

@@ -30,11 +30,12 @@ in the row check at 50,000 lines here):
 3. **in process**: the same four stages in ``LightPipeline.fullAnnotate`` in batches of 256 on
    one core (one engine thread): the baseline tokens/s per core.
 
-Inside the Python workers every stage's core is timed (CPU and wall), and so are the two Arrow
-conversions around it (``annotations_from_arrow``, ``annotations_to_arrow``), through Spark
-accumulators; what a worker spends beyond those is PySpark's own (Arrow IPC over the socket,
-the worker loop). On a shared machine read the CPU seconds: wall times move with other users'
-load (the load average is recorded). Writes ``--out/<name>.md`` and ``<name>.json``.
+Inside the Python workers every stage's core is timed (CPU and wall), and so are the Arrow
+conversions (``annotations_from_arrow``, ``annotations_to_arrow``; in a fused chain the one read
+counts on its first stage and the writes on its last), through Spark accumulators; what a
+worker spends beyond those is PySpark's own (Arrow IPC over the socket, the worker loop). On a
+shared machine read the CPU seconds: wall times move with other users' load (the load average
+is recorded). Writes ``--out/<name>.md`` and ``<name>.json``.
 
 The repository is not changed: the timers are wrappers installed by this script (the stages'
 ``batch_core`` of the fitted stages, the conversion functions inside the workers, the job's
@@ -496,10 +497,21 @@ def fitted_stages(frame: Any) -> list[Any]:
 
 def fused(frame: Any, stages: list[Any]) -> Any:
     """The staged stages as ``annotators.fuse`` runs them: one crossing per batch for the
-    Python stages (the code the job runs by default)."""
-    from annotators.chain import fuse
+    Python stages (the code the job runs by default), whatever ``SPARK_DEBERTA_FUSE`` says
+    for the job."""
+    from annotators.chain import FUSE_ENV, StageChain, fuse
 
-    return fuse(stages).transform(frame)
+    saved = os.environ.get(FUSE_ENV)
+    os.environ[FUSE_ENV] = "1"
+    try:
+        model = fuse(stages)
+        assert any(isinstance(s, StageChain) for s in model.stages), model.stages
+        return model.transform(frame)
+    finally:
+        if saved is None:
+            os.environ.pop(FUSE_ENV, None)
+        else:
+            os.environ[FUSE_ENV] = saved
 
 
 LEVELS = (
@@ -588,8 +600,8 @@ def truncated(
         for round_number in range(runs):
             for name, build, transport in cases:
                 for sink in ("noop", "parquet"):
-                    if transport == MAP_IN_ARROW:
-                        os.environ[TRANSPORT_ENV] = MAP_IN_ARROW
+                    if transport is not None:  # refused where the transport is missing
+                        os.environ[TRANSPORT_ENV] = transport
                     try:
                         built = build()
                     finally:
@@ -617,9 +629,17 @@ def same_output(work: Path, staged: str, cases: list[tuple[str, Any, Any]]) -> d
         folder = work / f"level-{re.sub(r'[^a-z0-9]+', '-', name.lower())}"
         return pq.read_table(folder).sort_by("id")
 
+    def same(found: pa.Table, reference: pa.Table) -> bool:
+        key = b"org.apache.spark.sql.parquet.row.metadata"  # Spark's schema, column metadata too
+        return (
+            found.column_names == reference.column_names
+            and found.schema.metadata.get(key) == reference.schema.metadata.get(key)
+            and found.equals(reference)
+        )
+
     reference = table(staged)
     return {
-        name: table(name).select(reference.column_names).equals(reference)
+        name: same(table(name), reference)
         for name, _, _ in cases
         if name != staged and ("crossing" in name or "mapInArrow" in name)
     }

@@ -966,6 +966,7 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = work / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     progress_file = args.out / f"{args.shape}.partial.json"
+    progress_file.unlink(missing_ok=True)  # an earlier run's, not this one's
     progress: dict[str, Any] = {"shape": args.shape, "machine": machine(), "rows": {}}
 
     def keep(**sections: Any) -> None:

@@ -97,6 +97,8 @@ WEIGHTED_FAULTS = (
     "output_overlap",
 )
 FAULTS = (*WEIGHTED_FAULTS, "driver_jvm")
+#: Noted on a case whose ``driver_jvm`` fault fired (a refused input never reaches a worker).
+DRIVER_JVM_FIRED = "the driver's JVM was killed mid-job"
 #: Faults that need a driver of their own (a subprocess) to kill or stop.
 SUBPROCESS_FAULTS = frozenset({"commit_kill", "sigkill", "lease_lapse", "driver_jvm"})
 #: Summary keys (besides skipped_records) that may count input left out: files or characters.
@@ -516,7 +518,10 @@ def run_in_process(spark: Any, args: list[str], env: dict[str, str] | None = Non
 
 def _driver_command(case: Case, args: list[str]) -> list[str]:
     conf = case.work / "spark.conf"
-    conf.write_text("spark.master local[1]\nspark.ui.enabled false\n")
+    settings = "spark.master local[1]\nspark.ui.enabled false\n"
+    if case.dims["fault"] == "driver_jvm":  # the hook fires at a task's second Arrow batch
+        settings += "spark.sql.execution.arrow.maxRecordsPerBatch 1\n"
+    conf.write_text(settings)
     return [sys.executable, "-m", "pipelines.job", *args, "--spark-conf", str(conf)]
 
 
@@ -761,6 +766,7 @@ class Result:
     violations: list[str]
     refusal: str | None = None
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def reproduce(self) -> str:
@@ -829,8 +835,10 @@ def run_case(spark: Any, seed: int, keep: bool = False, base: Path | None = None
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix=f"conservation-{seed}-", dir=base))
     dims = dimensions(seed)
+    notes: list[str] = []
     try:
         case = write_case(seed, work)
+        notes = case.notes
         violations, refusal = _run_and_check(spark, case)
     except Exception:
         violations, refusal = [f"harness error: {traceback.format_exc(limit=3)[-600:]}"], None
@@ -841,7 +849,7 @@ def run_case(spark: Any, seed: int, keep: bool = False, base: Path | None = None
             print(f"case {seed} kept in {work}", file=sys.stderr)
     if not session_alive(spark):
         violations = [*violations, "the Spark driver died during the case (see its log)"]
-    return Result(seed, dims, violations, refusal, time.perf_counter() - started)
+    return Result(seed, dims, violations, refusal, time.perf_counter() - started, notes)
 
 
 def _judge(case: Case, outcome: Outcome, old_ids: set[str] | None) -> tuple[list[str], str | None]:
@@ -932,8 +940,9 @@ def _subprocess_fault(spark: Any, case: Case, args: list[str], old_ids: set[str]
     env = {}
     if fault == "commit_kill":
         env["SPARK_DEBERTA_FAULT"] = f"commit:{case.dims['step']}"
+    fired = case.work / "driver-jvm-fired"
     if fault == "driver_jvm":
-        env["SPARK_DEBERTA_FAULT"] = "driver-jvm"
+        env.update(SPARK_DEBERTA_FAULT="driver-jvm", SPARK_DEBERTA_FAULT_ONCE=str(fired))
     if fault == "lease_lapse":
         args = [*args, "--set", "output.lock_lease_s=4"]
     log = (case.work / "driver.log").open("w")
@@ -966,6 +975,14 @@ def _subprocess_fault(spark: Any, case: Case, args: list[str], old_ids: set[str]
         if process.poll() is None:
             _kill_group(process)
         log.close()
+    if fired.exists():  # the JVM died under the job: one line and exit code 1, no traceback
+        case.notes.append(DRIVER_JVM_FIRED)
+        said = (case.work / "driver.log").read_text(encoding="utf-8", errors="replace")
+        if process.returncode != 1 or "Traceback" in said:
+            problems.append(
+                f"driver JVM killed: exit code {process.returncode}, not 1 with one line: "
+                + said[-600:]
+            )
     return problems + _old_or_new(case, old_ids, None)
 
 

@@ -24,8 +24,9 @@ from tests.conservation import (
 #: at most one per driver fault. The case with a corrupt ``.crc`` file runs last: it can take
 #: the shared driver down (an OutOfMemoryError), and the cases after it would fail with it.
 #: 737 runs the job on a 300,000-character line without sentence punctuation (it was dropped
-#: whole while the job's config set maxLength). 1033 (in place of 7, which drew the same
-#: fault on an input refused before any worker ran) kills its driver's JVM mid-job.
+#: whole while the job's config set maxLength). 5051 kills its driver's JVM mid-job; 7, which
+#: drew that fault on an input refused before any worker ran (its corrupt ``.crc``), gave way
+#: to it and to 109, the ``.crc`` case now.
 SLICE = (
     5004,
     324,
@@ -44,7 +45,8 @@ SLICE = (
     65,
     63,
     737,
-    1033,
+    5051,
+    109,
 )
 
 

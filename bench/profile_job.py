@@ -497,21 +497,29 @@ def fitted_stages(frame: Any) -> list[Any]:
 
 def fused(frame: Any, stages: list[Any]) -> Any:
     """The staged stages as ``annotators.fuse`` runs them: one crossing per batch for the
-    Python stages (the code the job runs by default), whatever ``SPARK_DEBERTA_FUSE`` says
-    for the job."""
-    from annotators.chain import FUSE_ENV, StageChain, fuse
+    Python stages (the code the job runs by default); built with ``SPARK_DEBERTA_FUSE=1``
+    (its case's environment), whatever the job's says."""
+    from annotators.chain import StageChain, fuse
 
-    saved = os.environ.get(FUSE_ENV)
-    os.environ[FUSE_ENV] = "1"
+    model = fuse(stages)
+    assert any(isinstance(s, StageChain) for s in model.stages), model.stages
+    return model.transform(frame)
+
+
+@contextmanager
+def environment(overrides: dict[str, str]) -> Iterator[None]:
+    """``overrides`` in ``os.environ`` while inside (a case's transport and chain switch, read
+    when its plan is built); the previous values come back after."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
     try:
-        model = fuse(stages)
-        assert any(isinstance(s, StageChain) for s in model.stages), model.stages
-        return model.transform(frame)
+        yield
     finally:
-        if saved is None:
-            os.environ.pop(FUSE_ENV, None)
-        else:
-            os.environ[FUSE_ENV] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 LEVELS = (
@@ -563,6 +571,7 @@ def truncated(
 ) -> dict[str, dict[str, Any]]:
     """Each truncated pipeline (each stage its own crossing), and the whole one fused, to noop
     and to Parquet: median of ``runs``."""
+    from annotators.chain import FUSE_ENV
     from annotators.spark_compat import ARROW_UDF, MAP_IN_ARROW, TRANSPORT_ENV
 
     frame, cached, _ = job_frame(spark, corpus)
@@ -576,18 +585,15 @@ def truncated(
             out = stage.transform(out)
         return out
 
-    cases: list[tuple[str, Callable[[], Any], str | None]] = [
-        (name, (lambda n=n: chained(n)), None) for n, name in enumerate(LEVELS)
+    # (name, build, environment while building: a named transport is refused where missing)
+    cases: list[tuple[str, Callable[[], Any], dict[str, str]]] = [
+        (name, (lambda n=n: chained(n)), {}) for n, name in enumerate(LEVELS)
     ]
-    cases.append((f"{LEVELS[-1]}, {MAP_IN_ARROW}", lambda: chained(4), MAP_IN_ARROW))
+    mapped = {TRANSPORT_ENV: MAP_IN_ARROW}
+    cases.append((f"{LEVELS[-1]}, {MAP_IN_ARROW}", lambda: chained(4), mapped))
     for transport in (ARROW_UDF, MAP_IN_ARROW):
-        cases.append(
-            (
-                f"{FUSED}, {transport}",
-                lambda: fused(frame, stages),
-                transport,
-            )
-        )
+        chain_on = {TRANSPORT_ENV: transport, FUSE_ENV: "1"}
+        cases.append((f"{FUSED}, {transport}", lambda: fused(frame, stages), chain_on))
     if only:  # the staged chain stays: the others' outputs are checked against it
         cases = [c for c in cases if c[0] == LEVELS[-1] or any(o in c[0] for o in only)]
     log("warming the workers (the whole chain to noop, untimed)")
@@ -598,14 +604,10 @@ def truncated(
         # Runs outermost: each round measures every case once, so a change in the machine's
         # load (it is shared) spreads over all cases instead of falling on a few.
         for round_number in range(runs):
-            for name, build, transport in cases:
+            for name, build, overrides in cases:
                 for sink in ("noop", "parquet"):
-                    if transport is not None:  # refused where the transport is missing
-                        os.environ[TRANSPORT_ENV] = transport
-                    try:
+                    with environment(overrides):
                         built = build()
-                    finally:
-                        os.environ.pop(TRANSPORT_ENV, None)
                     path = work / f"level-{re.sub(r'[^a-z0-9]+', '-', name.lower())}"
                     sample = measure(cpu, lambda b=built, p=path, s=sink: write_to(b, s, p), timers)
                     samples.setdefault(f"{name} -> {sink}", []).append(sample)

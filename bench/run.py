@@ -20,7 +20,10 @@ values), exports it with our exporter (fp32 and int8), and times, on the same re
 4. baseline: DebertaV2Model in PyTorch in a pandas UDF (bench/baseline.py), same sentences, same
    Spark settings; 4b: the same with length-sorted batches, as a careful user writes it;
 5. LightPipeline: single texts, latency per call, against the engine alone on the same texts'
-   pieces (the same batches, the same engine object).
+   pieces (the same batches, the same engine object);
+6. cost as the work grows: the job with the bundled tiny model at growing sizes;
+7. memory per executor: the job with ``spark.task.cpus`` 1 and equal to the cores, on xsmall
+   and base shapes (``--only task-slots`` runs this section alone).
 
 It also measures the machine's matmul peak (torch, every core) for fp32, bf16 and int8, and
 gives each path's fraction of the peak of its precision: real pieces/s x model FLOPs per piece
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -68,6 +72,8 @@ README = ROOT / "README.md"
 TRANSPORT_ROW = "2c ours fp32, mapInArrow transport (Spark 3.5/4.0's)"
 README_START = "<!-- benchmark table: start -->"
 README_END = "<!-- benchmark table: end -->"
+SLOTS_START = "<!-- task slots table: start -->"
+SLOTS_END = "<!-- task slots table: end -->"
 #: The cost-growth table lives in the methodology page; the README points to it.
 BENCHMARK_DOC = ROOT / "docs" / "benchmark.md"
 GROWTH_POINTER = (
@@ -75,8 +81,9 @@ GROWTH_POINTER = (
     "[docs/benchmark.md](docs/benchmark.md#cost-as-the-work-grows)."
 )
 SPARK_CONF = ROOT / "conf" / "spark" / "local.conf"
-#: The real model's vocabulary: the embedding matrix is part of the model's size and load time.
-XSMALL_VOCAB = 128100
+#: DeBERTa-v3's vocabulary (xsmall's and base's): the embedding matrix is part of the model's
+#: size and load time.
+V3_VOCAB = 128100
 BATCH_SIZES = (4, 8, 16, 32, 64)
 LONG_DOCUMENTS = 12
 #: The growth section's control case: every stage its own crossing.
@@ -174,14 +181,20 @@ def load_documents(sentences: int) -> list[str]:
 # -- the models ------------------------------------------------------------------------------
 
 
-def prepare_models(work: Path, shape_name: str) -> tuple[Path, Path]:
-    """A random checkpoint of the shape and its exported model folder (reused when present)."""
+def prepare_models(work: Path, shape_name: str, int8: bool = True) -> tuple[Path, Path]:
+    """A random checkpoint of the shape and its exported model folder (reused when present);
+    with ``int8``, the folder holds the int8 graph too."""
     from annotators.deberta import synthetic
     from annotators.deberta.export import export_checkpoint
 
-    shape = {"xsmall": synthetic.XSMALL, "tiny": synthetic.TINY}[shape_name]
-    vocab_size = XSMALL_VOCAB if shape_name == "xsmall" else None
-    stamp = {"shape": shape, "vocab_size": vocab_size, "corpus": CORPUS.stat().st_size}
+    shape = {"base": synthetic.BASE, "xsmall": synthetic.XSMALL, "tiny": synthetic.TINY}[shape_name]
+    vocab_size = None if shape_name == "tiny" else V3_VOCAB
+    stamp = {
+        "shape": shape,
+        "vocab_size": vocab_size,
+        "corpus": CORPUS.stat().st_size,
+        "int8": int8,
+    }
     checkpoint, folder = work / "checkpoint", work / "model"
     stamp_file = work / "stamp.json"
     if stamp_file.exists() and json.loads(stamp_file.read_text()) == stamp:
@@ -192,11 +205,15 @@ def prepare_models(work: Path, shape_name: str) -> tuple[Path, Path]:
     # A vocabulary trained on the corpus: English words take about as many pieces as with
     # DeBERTa-v3's own 128k vocabulary, which cannot be downloaded here.
     spm_model = synthetic.train_spm(
-        work, [CORPUS], vocab_size=8000 if shape_name == "xsmall" else 1000
+        work, [CORPUS], vocab_size=1000 if shape_name == "tiny" else 8000
     )
     synthetic.build_random_checkpoint(checkpoint, spm_model, shape, vocab_size=vocab_size)
     export_checkpoint(
-        str(checkpoint), folder, quantize="int8", name=f"bench_{shape_name}", overwrite=True
+        str(checkpoint),
+        folder,
+        quantize="int8" if int8 else None,
+        name=f"bench_{shape_name}",
+        overwrite=True,
     )
     stamp_file.write_text(json.dumps(stamp))
     return checkpoint, folder
@@ -232,16 +249,19 @@ def spark_path(
 
 
 class WorkerMemory:
-    """Peak RSS (VmHWM) of each PySpark Python worker, sampled from /proc."""
+    """Peak RSS (VmHWM) of each PySpark Python worker, and the peak of all workers' RSS at once
+    (what an executor's Python side holds: it must fit in its memory overhead), from /proc."""
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.peaks: dict[int, int] = {}
+        self.together_kib = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.is_set():
+            together = 0
             for entry in Path("/proc").iterdir():
                 if not entry.name.isdigit():
                     continue
@@ -256,6 +276,9 @@ class WorkerMemory:
                     self.peaks[int(entry.name)] = max(
                         self.peaks.get(int(entry.name), 0), int(found.group(1))
                     )
+                now = re.search(r"VmRSS:\s*(\d+) kB", status)
+                together += int(now.group(1)) if now else 0
+            self.together_kib = max(self.together_kib, together)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> WorkerMemory:
@@ -268,6 +291,9 @@ class WorkerMemory:
 
     def peak_mib(self) -> float:
         return round(max(self.peaks.values(), default=0) / 1024, 1)
+
+    def together_mib(self) -> float:
+        return round(self.together_kib / 1024, 1)
 
 
 @dataclass
@@ -469,8 +495,9 @@ def parallel_ceiling(
 
 
 @contextmanager
-def fresh_spark(cores: int) -> Iterator[Any]:
-    """A new SparkContext with the project's local settings (fresh Python workers)."""
+def fresh_spark(cores: int, settings: dict[str, str] | None = None) -> Iterator[Any]:
+    """A new SparkContext with the project's local settings (fresh Python workers), and
+    ``settings`` over them."""
     from pyspark.sql import SparkSession
 
     from pipelines.session import read_spark_conf
@@ -483,6 +510,8 @@ def fresh_spark(cores: int) -> Iterator[Any]:
     for key, value in read_spark_conf(str(SPARK_CONF)).items():
         if key != "spark.master":
             builder = builder.config(key, value)
+    for key, value in (settings or {}).items():
+        builder = builder.config(key, value)
     spark = builder.config("spark.ui.enabled", "false").getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     try:
@@ -654,6 +683,51 @@ def run_growth(
             2,
         ),
     }
+
+
+# -- memory per executor ------------------------------------------------------------------------
+
+
+def run_task_slots(
+    work: Path,
+    models: dict[str, Path],
+    documents: list[str],
+    cores: int,
+    keep: Callable[..., None] = lambda **_: None,
+) -> dict[str, Any]:
+    """Each Python worker holds its own engine, so an executor with N task slots holds N copies
+    of the weights. For each model shape, the job with ``spark.task.cpus`` 1 (every core its
+    own task, each engine one thread) and equal to the cores (one task, one engine with every
+    core): sentences per second after a warm-up, and the peak of all Python workers' RSS at
+    once."""
+    corpus = work / f"slots-{len(documents)}.txt"
+    corpus.write_text("\n".join(documents) + "\n", encoding="utf-8")
+    one = work / "one-document.txt"
+    one.write_text(documents[0] + "\n", encoding="utf-8")
+    sentences = sum(len(split_sentences(d)) for d in documents)
+    rows: dict[str, dict[str, Any]] = {}
+    for shape, folder in models.items():
+        for task_cpus in sorted({1, cores}):
+            name = f"{shape}, spark.task.cpus={task_cpus}"
+            log(f"task slots: {name}")
+            settings = {"spark.task.cpus": str(task_cpus)}
+            with fresh_spark(cores, settings) as spark, WorkerMemory() as memory:
+                run = functools.partial(ours, spark, folder=folder, engine="onnxruntime")
+                row = spark_path(
+                    1,
+                    functools.partial(run, one, output=work / "slots-startup", precision="fp32"),
+                    functools.partial(run, corpus, output=work / "slots-out", precision="fp32"),
+                )
+            rows[name] = {
+                "task_slots": cores // task_cpus,
+                "sentences_per_s": round(sentences / row["seconds"], 1),
+                "workers": len(memory.peaks),
+                "workers_together_peak_mib": memory.together_mib(),
+                "worker_peak_mib": memory.peak_mib(),
+                **row,
+            }
+            keep(task_slot_rows=rows)
+    return {"sentences": sentences, "cores": cores, "rows": rows}
 
 
 def run_baseline(
@@ -915,21 +989,51 @@ def growth_report(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_between_markers(path: Path, text: str) -> None:
-    """Put ``text`` between the file's benchmark markers."""
+def task_slots_report(result: dict[str, Any]) -> str:
+    """The memory-per-executor section's table (docs/benchmark.md)."""
+    slots = result["task_slots"]
+    lines = [
+        f"Memory per executor (the job, fp32, {slots['sentences']} sentences, local"
+        f"[{slots['cores']}]; each Python worker that runs the model holds its own engine; "
+        "sentences/s after a warm-up run; peak RSS of all Python workers at once):",
+        "",
+        "| model, spark.task.cpus | task slots | sentences/s | Python workers "
+        "| all workers at once MiB | largest worker MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in slots["rows"].items():
+        lines.append(
+            f"| {name} | {row['task_slots']} | {row['sentences_per_s']:.1f} | {row['workers']} "
+            f"| {row['workers_together_peak_mib']} | {row['worker_peak_mib']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def replace_between_markers(
+    path: Path, text: str, start: str = README_START, end: str = README_END
+) -> None:
+    """Put ``text`` between the file's ``start`` and ``end`` markers."""
     content = path.read_text(encoding="utf-8")
-    if README_START not in content:
-        raise SystemExit(f"{path.name} has no '{README_START}' marker")
-    head, rest = content.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    path.write_text(f"{head}{README_START}\n{text}{README_END}{tail}", encoding="utf-8")
+    if start not in content:
+        raise SystemExit(f"{path.name} has no '{start}' marker")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{text}{end}{tail}", encoding="utf-8")
+
+
+def stamp(command: str) -> str:
+    return f"`{command}`, {time.strftime('%Y-%m-%d')}:\n\n"
 
 
 def update_readme(table: str, growth: str, command: str) -> None:
     """The headline table into the README, the cost-growth table into docs/benchmark.md."""
-    stamp = f"`{command}`, {time.strftime('%Y-%m-%d')}:\n\n"
-    replace_between_markers(README, f"{stamp}{table}\n{GROWTH_POINTER}\n")
-    replace_between_markers(BENCHMARK_DOC, f"{stamp}{growth}")
+    replace_between_markers(README, f"{stamp(command)}{table}\n{GROWTH_POINTER}\n")
+    replace_between_markers(BENCHMARK_DOC, f"{stamp(command)}{growth}")
+
+
+def update_task_slots_doc(table: str, command: str) -> None:
+    """The memory-per-executor table into docs/benchmark.md."""
+    replace_between_markers(BENCHMARK_DOC, f"{stamp(command)}{table}", SLOTS_START, SLOTS_END)
 
 
 def save_progress(path: Path, sections: dict[str, Any]) -> None:
@@ -955,6 +1059,24 @@ def main(argv: list[str] | None = None) -> int:
         default=[10_000, 100_000],
         help="the cost-growth section's job sizes (documents), with the bundled tiny model",
     )
+    parser.add_argument(
+        "--slot-shapes",
+        nargs="+",
+        choices=("tiny", "xsmall", "base"),
+        help="the memory-per-executor section's model shapes (default: the shape, and base "
+        "after xsmall)",
+    )
+    parser.add_argument(
+        "--slot-sentences",
+        type=int,
+        default=600,
+        help="the memory-per-executor section's corpus (sentences)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("task-slots",),
+        help="run only this section (its own results file; --update-readme puts only its table)",
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--update-readme", action="store_true")
@@ -965,6 +1087,31 @@ def main(argv: list[str] | None = None) -> int:
     documents = load_documents(args.sentences)
     runs_dir = work / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command.replace(" --update-readme", "").strip()
+    slot_shapes = args.slot_shapes or (
+        [args.shape, "base"] if args.shape == "xsmall" else [args.shape]
+    )
+
+    def task_slots() -> dict[str, Any]:
+        models = {
+            shape: folder
+            if shape == args.shape
+            else prepare_models(args.work / shape / "models", shape, int8=False)[1]
+            for shape in slot_shapes
+        }
+        return run_task_slots(runs_dir, models, load_documents(args.slot_sentences), cores)
+
+    if args.only == "task-slots":
+        result = {"shape": args.shape, "machine": machine(), "task_slots": task_slots()}
+        table = task_slots_report(result)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.shape}-task-slots.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / f"{args.shape}-task-slots.md").write_text(table)
+        print(table)
+        if args.update_readme:
+            update_task_slots_doc(table, command)
+        return 0
     progress_file = args.out / f"{args.shape}.partial.json"
     progress_file.unlink(missing_ok=True)  # an earlier run's, not this one's
     progress: dict[str, Any] = {"shape": args.shape, "machine": machine(), "rows": {}}
@@ -1051,6 +1198,8 @@ def main(argv: list[str] | None = None) -> int:
         row["of_peak"] = round(achieved / peaks[row["peak"]], 5)
     rows[LIGHT] = light
     growth = run_growth(runs_dir, sorted(args.growth_documents), cores, keep)
+    slots = task_slots()
+    keep(task_slots=slots)
 
     def rate(name: str) -> float:
         return len(sequences.sentences) / rows[name]["seconds"]
@@ -1100,17 +1249,19 @@ def main(argv: list[str] | None = None) -> int:
         "map_in_arrow_vs_arrow_udf": round(transport_cost, 3),
         "ceiling_sweeps": sweeps,
         "growth": growth,
+        "task_slots": slots,
         "cosine_to_fp32": cosines,
     }
     table, growth_table = report(result), growth_report(result)
+    slots_table = task_slots_report(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.shape}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{args.shape}.md").write_text(f"{table}\n{growth_table}")
+    (args.out / f"{args.shape}.md").write_text(f"{table}\n{growth_table}\n{slots_table}")
     progress_file.unlink(missing_ok=True)
-    print(f"{table}\n{growth_table}")
+    print(f"{table}\n{growth_table}\n{slots_table}")
     if args.update_readme:
-        command = "python bench/run.py " + " ".join(a for a in (argv or sys.argv[1:]))
-        update_readme(table, growth_table, command.replace(" --update-readme", "").strip())
+        update_readme(table, growth_table, command)
+        update_task_slots_doc(slots_table, command)
     return 0
 
 

@@ -26,6 +26,13 @@ XSMALL = {
     "num_attention_heads": 6,
     "intermediate_size": 1536,
 }
+#: microsoft/deberta-v3-base's configuration (the benchmark's memory-per-executor section).
+BASE = {
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+}
 
 
 def train_spm(folder: Path, corpus: list[Path], vocab_size: int = 1000) -> Path:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--shape", "tiny"]
     command += ["--sentences", "60", "--runs", "1", "--light-calls", "5"]
-    command += ["--growth-documents", "100", "300"]
+    command += ["--growth-documents", "100", "300", "--slot-sentences", "30"]
     command += ["--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
@@ -58,6 +58,13 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
         assert row["tokens"] > 0 and row["run_s"] > 0 and row["worker_peak_mib"] > 50
         assert row["driver_jvm_peak_mib"] > 50 and row["first_job_s"] > 0
     assert growth["in_process"]["tokens"] > 0
+    slots = result["task_slots"]
+    cores = os.cpu_count() or 1
+    assert list(slots["rows"]) == [f"tiny, spark.task.cpus={n}" for n in sorted({1, cores})]
+    for name, row in slots["rows"].items():
+        assert row["task_slots"] == cores // int(name.rsplit("=", 1)[1]), name
+        assert row["sentences_per_s"] > 0 and row["workers"] >= 1, name
+        assert row["workers_together_peak_mib"] >= row["worker_peak_mib"] > 50, name
     for name, row in rows.items():
         if "seconds" in row:
             assert 0 < row["of_peak"] < 1.5 and row["peak"] in ("fp32", "bf16", "int8"), name
@@ -79,6 +86,7 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     table = (tmp_path / "out" / "tiny.md").read_text()
     assert "| 2 ours fp32 |" in table and "fp32 vs baseline" in table
     assert table.strip() in done.stdout
+    assert "| tiny, spark.task.cpus=1 | " in table
 
 
 def test_the_readme_has_the_benchmark_table_markers() -> None:
@@ -90,3 +98,11 @@ def test_the_readme_has_the_benchmark_table_markers() -> None:
     section = text.split("\n## Benchmark\n", 1)[1].split("\n## ", 1)[0]
     assert section.index(README_START) < section.index(README_END)
     assert "(docs/benchmark.md)" in section
+
+
+def test_the_methodology_page_has_both_of_its_table_markers() -> None:
+    from bench.run import BENCHMARK_DOC, README_END, README_START, SLOTS_END, SLOTS_START
+
+    text = BENCHMARK_DOC.read_text(encoding="utf-8")
+    assert text.index(README_START) < text.index(README_END)
+    assert text.index(README_END) < text.index(SLOTS_START) < text.index(SLOTS_END)

@@ -130,8 +130,11 @@ def _build(name: str) -> str:
     python = venv / "bin" / "python"
     if not (stamp.is_file() and stamp.read_text() == wanted and python.is_file()):
         subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+        # --no-compile: byte-compiling every installed module (PySpark's whole tree) was 40 % of
+        # an install; Python compiles what the tests import, once, on first import.
+        pip = [str(python), "-m", "pip", "install", "-q", "--no-compile"]
         install = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *env.pins, "-e", f"{ROOT}[{extras}]"],
+            [*pip, *env.pins, "-e", f"{ROOT}[{extras}]"],
             capture_output=True,
             text=True,
             timeout=1200,

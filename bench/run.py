@@ -43,6 +43,7 @@ import argparse
 import contextlib
 import functools
 import json
+import multiprocessing
 import os
 import platform
 import queue
@@ -53,6 +54,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,7 +203,7 @@ def prepare_models(work: Path, shape_name: str, int8: bool = True) -> tuple[Path
         return checkpoint, folder
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    log(f"building a random {shape_name} checkpoint and exporting it (fp32 + int8)")
+    log(f"building a random {shape_name} checkpoint and exporting it (fp32{' + int8' * int8})")
     # A vocabulary trained on the corpus: English words take about as many pieces as with
     # DeBERTa-v3's own 128k vocabulary, which cannot be downloaded here.
     spm_model = synthetic.train_spm(
@@ -615,6 +617,39 @@ def in_process_rate(documents: list[str], folder: Path) -> dict[str, Any]:
     return {"documents": len(documents), "tokens": tokens, "seconds": seconds}
 
 
+def growth_case(
+    corpus: Path, one: Path, folder: Path, work: Path, cores: int, chained: bool
+) -> dict[str, Any]:
+    """One cost-growth case, in a fresh process: the session's start (the JVM's too), a
+    one-document job (Python workers, model load, first batch), then the job; the peak RSS of
+    the driver's JVM and Python process over the job alone, and of every Python worker."""
+    os.environ[FUSE_ENV] = "1" if chained else "0"
+    began = time.perf_counter()
+    with fresh_spark(cores) as spark, WorkerMemory() as memory:
+        session_s = time.perf_counter() - began
+        jvm = driver_jvm_pid()
+        began = time.perf_counter()
+        ours(spark, one, folder, work / "growth-first", "fp32", "onnxruntime")
+        first_s = time.perf_counter() - began
+        for pid in (os.getpid(), jvm):
+            if pid:
+                _reset_peak(pid)
+        summary = ours(spark, corpus, folder, work / "growth-out", "fp32", "onnxruntime")
+        jvm_mib = round(_peak_kib(jvm) / 1024, 1) if jvm else None
+        python_mib = round(_peak_kib(os.getpid()) / 1024, 1)
+    tokens = int(summary["tokens"])
+    return {
+        "tokens": tokens,
+        "session_s": round(session_s, 2),
+        "first_job_s": round(first_s, 2),
+        "run_s": float(summary["run_seconds"]),
+        "us_per_token": round(float(summary["run_seconds"]) / tokens * 1e6, 2),
+        "driver_jvm_peak_mib": jvm_mib,
+        "driver_python_peak_mib": python_mib,
+        "worker_peak_mib": memory.peak_mib(),
+    }
+
+
 def run_growth(
     work: Path, sizes: list[int], cores: int, keep: Callable[..., None] = lambda **_: None
 ) -> dict[str, Any]:
@@ -636,37 +671,17 @@ def run_growth(
     # The smallest size again with each stage its own crossing (annotators.chain's off switch).
     cases.append((f"{min(sizes)} documents, {UNCHAINED}", paragraphs(min(sizes)), False))
     rows: dict[str, dict[str, Any]] = {}
+    spawn = multiprocessing.get_context("spawn")
     for name, documents, chained in cases:
         corpus = work / f"growth-{len(documents)}-{len(documents[0])}.txt"
         corpus.write_text("\n".join(documents) + "\n", encoding="utf-8")
         log(f"growth: {name}")
-        _reset_peak(os.getpid())
-        began = time.perf_counter()
-        os.environ[FUSE_ENV] = "1" if chained else "0"
-        with fresh_spark(cores) as spark, WorkerMemory() as memory:
-            session_s = time.perf_counter() - began
-            jvm = driver_jvm_pid()
-            began = time.perf_counter()
-            ours(spark, one, folder, work / "growth-first", "fp32", "onnxruntime")
-            first_s = time.perf_counter() - began
-            if jvm:
-                _reset_peak(jvm)
-            summary = ours(spark, corpus, folder, work / "growth-out", "fp32", "onnxruntime")
-            jvm_mib = round(_peak_kib(jvm) / 1024, 1) if jvm else None
-        tokens = int(summary["tokens"])
-        rows[name] = {
-            "documents": len(documents),
-            "tokens": tokens,
-            "session_s": round(session_s, 2),
-            "first_job_s": round(first_s, 2),
-            "run_s": float(summary["run_seconds"]),
-            "us_per_token": round(float(summary["run_seconds"]) / tokens * 1e6, 2),
-            "driver_jvm_peak_mib": jvm_mib,
-            "driver_python_peak_mib": round(_peak_kib(os.getpid()) / 1024, 1),
-            "worker_peak_mib": memory.peak_mib(),
-        }
+        # A fresh interpreter per case: its own driver JVM and Python, as a job has, so their
+        # peaks are the job's and not this run's earlier sections'.
+        with ProcessPoolExecutor(1, mp_context=spawn) as driver:
+            row = driver.submit(growth_case, corpus, one, folder, work, cores, chained).result()
+        rows[name] = {"documents": len(documents), **row}
         keep(growth_rows=rows)
-    os.environ.pop(FUSE_ENV, None)
     log("growth: the same stages in this process, one core")
     in_process = in_process_rate(paragraphs(min(max(sizes), 5000)), folder)
     job = rows[f"{max(sizes)} documents"]
@@ -961,9 +976,10 @@ def growth_report(result: dict[str, Any]) -> str:
     """The cost-growth section's table (docs/benchmark.md; the README keeps the headline)."""
     growth = result["growth"]
     lines = [
-        f"Cost as the work grows (the job, {growth['model']}: the model almost free; start-up "
-        "apart: the session, then a one-document job that loads the model and runs its first "
-        "batch; then the job's run seconds; peak RSS):",
+        f"Cost as the work grows (the job, {growth['model']}: the model almost free; each case "
+        "a fresh process; start-up apart: the session with the JVM's launch, then a "
+        "one-document job that loads the model and runs its first batch; then the job's run "
+        "seconds; peak RSS over the job):",
         "",
         "| input | documents | tokens | session s | first job s | run s | µs per token "
         "| driver JVM MiB | driver Python MiB | worker peak MiB |",

@@ -1,13 +1,16 @@
 """One-off probe (issue 13): are static int8 paths faster than bf16 at cosine >= 0.999?
 
     pip install nncf && python bench/int8_probe.py     # after a python bench/run.py
+    python bench/int8_probe.py --dynamic-only          # up to OpenVINO's dynamic quantization
 
 Reads the benchmark's xsmall model folder (bench/.work/xsmall/models/model), calibrates on
 every other sequence of the corpus's first 900 sentences (200 sequences) and times the other
 half in length-sorted batches of 8, one process, two threads, against ONNX Runtime fp32:
 ONNX Runtime int8 dynamic (ours), OpenVINO bf16, OpenVINO int8 by NNCF (static, SmoothQuant,
 calibrated) with the rest in f32 or bf16, and ONNX Runtime static QDQ int8 (per channel,
-MatMul only). Cosines are over real token vectors. Not part of the test suite or the package.
+MatMul only); and (issue 26) OpenVINO with int8-compressed weights (NNCF, no calibration) and
+the CPU plugin's dynamic quantization of fully connected layers at several group sizes. Cosines
+are over real token vectors. Not part of the test suite or the package.
 """
 
 from __future__ import annotations
@@ -90,19 +93,33 @@ def main() -> None:
     measure(lambda f: dynamic.run(None, f)[0], "ONNX Runtime int8, dynamic (ours)")
     core = ov.Core()
 
-    def openvino(model: Any, hint: str) -> Any:
+    def openvino(model: Any, hint: str, **extra: Any) -> Any:
         config = {
             "INFERENCE_PRECISION_HINT": hint,
             "INFERENCE_NUM_THREADS": 2,
             "NUM_STREAMS": 1,
             "PERFORMANCE_HINT": "LATENCY",
             "ENABLE_CPU_PINNING": False,
+            **extra,
         }
         compiled = core.compile_model(model, "CPU", config)
         request, output = compiled.create_infer_request(), compiled.output(0)
         return lambda f: request.infer(f)[output]
 
     measure(openvino(core.read_model(str(FOLDER / "model.onnx")), "bf16"), "OpenVINO bf16")
+    # Issue 26: int8-compressed weights (no calibration), activations quantized per group at run
+    # time by the CPU plugin for the fully connected layers (0: off), the rest in f32 or bf16.
+    compressed = nncf.compress_weights(
+        core.read_model(str(FOLDER / "model.onnx")), mode=nncf.CompressWeightsMode.INT8_ASYM
+    )
+    for group in (0, 32, 128):
+        for hint in ("f32", "bf16"):
+            measure(
+                openvino(compressed, hint, DYNAMIC_QUANTIZATION_GROUP_SIZE=group),
+                f"OpenVINO int8 weights, dynamic quantization group {group}, rest {hint}",
+            )
+    if "--dynamic-only" in sys.argv:
+        return
     quantized = nncf.quantize(
         core.read_model(str(FOLDER / "model.onnx")),
         nncf.Dataset(calibration),

@@ -516,12 +516,11 @@ def run_in_process(spark: Any, args: list[str], env: dict[str, str] | None = Non
                 os.environ[key] = value
 
 
-def _driver_command(case: Case, args: list[str]) -> list[str]:
+def _driver_command(case: Case, args: list[str], settings: dict[str, str]) -> list[str]:
+    """The job in a driver process of its own, on one core, with ``settings`` for its Spark."""
     conf = case.work / "spark.conf"
-    settings = "spark.master local[1]\nspark.ui.enabled false\n"
-    if case.dims["fault"] == "driver_jvm":  # the hook fires at a task's second Arrow batch
-        settings += "spark.sql.execution.arrow.maxRecordsPerBatch 1\n"
-    conf.write_text(settings)
+    lines = {"spark.master": "local[1]", "spark.ui.enabled": "false", **settings}
+    conf.write_text("".join(f"{key} {value}\n" for key, value in lines.items()))
     return [sys.executable, "-m", "pipelines.job", *args, "--spark-conf", str(conf)]
 
 
@@ -937,17 +936,19 @@ def _subprocess_fault(spark: Any, case: Case, args: list[str], old_ids: set[str]
     """A driver of its own, killed (at a commit step or at a random instant), its JVM killed
     from a Python worker mid-job, or stopped past its lease while a second job runs."""
     fault, rng = case.dims["fault"], random.Random(case.seed)
-    env = {}
+    env, settings = {}, {}
     if fault == "commit_kill":
         env["SPARK_DEBERTA_FAULT"] = f"commit:{case.dims['step']}"
     fired = case.work / "driver-jvm-fired"
     if fault == "driver_jvm":
         env.update(SPARK_DEBERTA_FAULT="driver-jvm", SPARK_DEBERTA_FAULT_ONCE=str(fired))
+        # The hook fires at a task's second Arrow batch: one record per batch makes one.
+        settings["spark.sql.execution.arrow.maxRecordsPerBatch"] = "1"
     if fault == "lease_lapse":
         args = [*args, "--set", "output.lock_lease_s=4"]
     log = (case.work / "driver.log").open("w")
     process = subprocess.Popen(
-        _driver_command(case, args),
+        _driver_command(case, args, settings),
         cwd=ROOT,
         env=_driver_env(env),
         stdout=log,

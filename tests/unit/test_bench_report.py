@@ -45,3 +45,17 @@ def test_progress_is_replaced_whole_and_readable(tmp_path) -> None:
     run.save_progress(path, {"rows": {"1 ceiling": {"seconds": 1.5}, "2 ours": {"seconds": 2}}})
     assert json.loads(path.read_text())["rows"]["2 ours"] == {"seconds": 2}
     assert [p.name for p in path.parent.iterdir()] == ["tiny.partial.json"]
+
+
+def test_each_goal_is_marked_in_its_own_direction() -> None:
+    from bench.run import goal_cell
+
+    assert goal_cell("fp32_vs_ceiling", 0.96) == ">= 0.95 (met)"
+    assert goal_cell("fp32_vs_ceiling", 0.94) == ">= 0.95 (not met)"
+    assert goal_cell("fp32_vs_sorted_baseline", 1.0) == "> 1.0 (not met)"
+    assert goal_cell("light_p50_vs_engine", 1.5) == "<= 1.5 (met)"
+    # Time per token flat with size: too cheap at the larger size misses it too.
+    assert goal_cell("time_per_token_largest_vs_smallest", 1.1) == "1 ± 0.10 (met)"
+    assert goal_cell("time_per_token_largest_vs_smallest", 0.91) == "1 ± 0.10 (met)"
+    assert goal_cell("time_per_token_largest_vs_smallest", 0.71) == "1 ± 0.10 (not met)"
+    assert goal_cell("time_per_token_largest_vs_smallest", 1.12) == "1 ± 0.10 (not met)"

@@ -1,6 +1,6 @@
 """Benchmark: our pipeline against ONNX Runtime alone and against a PyTorch pandas UDF, in one run.
 
-    python bench/run.py                     # xsmall shape, 3000 sentences, 3 runs (about 20 min)
+    python bench/run.py                     # xsmall shape, 3000 sentences, 3 runs (about 40 min)
     python bench/run.py --update-readme     # and put the table into README.md
     python bench/run.py --shape tiny --sentences 40 --runs 1   # the smoke run the tests do
 
@@ -48,6 +48,7 @@ import os
 import platform
 import queue
 import re
+import shlex
 import shutil
 import statistics
 import sys
@@ -201,8 +202,11 @@ def prepare_models(work: Path, shape_name: str, int8: bool = True) -> tuple[Path
     }
     checkpoint, folder = work / "checkpoint", work / "model"
     stamp_file = work / "stamp.json"
-    if stamp_file.exists() and json.loads(stamp_file.read_text()) == stamp:
-        return checkpoint, folder
+    if stamp_file.exists():
+        stored = json.loads(stamp_file.read_text())
+        # A folder with the int8 graph serves a caller that needs fp32 only.
+        if stored == stamp or stored == {**stamp, "int8": True}:
+            return checkpoint, folder
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     log(f"building a random {shape_name} checkpoint and exporting it (fp32{' + int8' * int8})")
@@ -705,6 +709,27 @@ def run_growth(
 # -- memory per executor ------------------------------------------------------------------------
 
 
+def slot_case(
+    corpus: Path, one: Path, folder: Path, work: Path, cores: int, task_cpus: int
+) -> dict[str, Any]:
+    """One memory-per-executor case, in a fresh process: start-up, a warm-up run, a timed run;
+    the Python processes seen (the PySpark daemon among them) and their memory."""
+    settings = {"spark.task.cpus": str(task_cpus)}
+    with fresh_spark(cores, settings) as spark, WorkerMemory() as memory:
+        run = functools.partial(ours, spark, folder=folder, engine="onnxruntime")
+        row = spark_path(
+            1,
+            functools.partial(run, one, output=work / "slots-startup", precision="fp32"),
+            functools.partial(run, corpus, output=work / "slots-out", precision="fp32"),
+        )
+    return {
+        **row,
+        "python_processes": len(memory.peaks),
+        "together_peak_mib": memory.together_mib(),
+        "largest_peak_mib": memory.peak_mib(),
+    }
+
+
 def run_task_slots(
     work: Path,
     models: dict[str, Path],
@@ -723,24 +748,17 @@ def run_task_slots(
     one.write_text(documents[0] + "\n", encoding="utf-8")
     sentences = sum(len(split_sentences(d)) for d in documents)
     rows: dict[str, dict[str, Any]] = {}
+    spawn = multiprocessing.get_context("spawn")
     for shape, folder in models.items():
         for task_cpus in sorted({1, cores}):
             name = f"{shape}, spark.task.cpus={task_cpus}"
             log(f"task slots: {name}")
-            settings = {"spark.task.cpus": str(task_cpus)}
-            with fresh_spark(cores, settings) as spark, WorkerMemory() as memory:
-                run = functools.partial(ours, spark, folder=folder, engine="onnxruntime")
-                row = spark_path(
-                    1,
-                    functools.partial(run, one, output=work / "slots-startup", precision="fp32"),
-                    functools.partial(run, corpus, output=work / "slots-out", precision="fp32"),
-                )
+            # A fresh process, as for the growth cases: a JVM no earlier path has used.
+            with ProcessPoolExecutor(1, mp_context=spawn) as driver:
+                row = driver.submit(slot_case, corpus, one, folder, work, cores, task_cpus).result()
             rows[name] = {
                 "task_slots": cores // task_cpus,
                 "sentences_per_s": round(sentences / row["seconds"], 1),
-                "workers": len(memory.peaks),
-                "workers_together_peak_mib": memory.together_mib(),
-                "worker_peak_mib": memory.peak_mib(),
                 **row,
             }
             keep(task_slot_rows=rows)
@@ -1021,17 +1039,20 @@ def task_slots_report(result: dict[str, Any]) -> str:
     slots = result["task_slots"]
     lines = [
         f"Memory per executor (the job, fp32, {slots['sentences']} sentences, local"
-        f"[{slots['cores']}]; each Python worker that runs the model holds its own engine; "
-        "sentences/s after a warm-up run; peak RSS of all Python workers at once):",
+        f"[{slots['cores']}], each case a fresh process; each Python worker that runs the "
+        "model holds its own engine; sentences/s of one run after a warm-up run; Python "
+        "processes seen, the PySpark daemon among them; the peak of their RSS at once, and the "
+        "largest one's peak):",
         "",
-        "| model, spark.task.cpus | task slots | sentences/s | Python workers "
-        "| all workers at once MiB | largest worker MiB |",
+        "| model, spark.task.cpus | task slots | sentences/s | Python processes "
+        "| all at once MiB | largest MiB |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, row in slots["rows"].items():
         lines.append(
-            f"| {name} | {row['task_slots']} | {row['sentences_per_s']:.1f} | {row['workers']} "
-            f"| {row['workers_together_peak_mib']} | {row['worker_peak_mib']} |"
+            f"| {name} | {row['task_slots']} | {row['sentences_per_s']:.1f} "
+            f"| {row['python_processes']} | {row['together_peak_mib']} "
+            f"| {row['largest_peak_mib']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -1074,7 +1095,7 @@ def save_progress(path: Path, sections: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--shape", choices=("xsmall", "tiny"), default="xsmall")
     parser.add_argument("--sentences", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
@@ -1107,38 +1128,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--update-readme", action="store_true")
-    args = parser.parse_args(argv)
+    given = list(argv if argv is not None else sys.argv[1:])
+    args = parser.parse_args(given)
+    if args.slot_sentences < 1:
+        parser.error("--slot-sentences must be at least 1")
+    # As a user would type it again: quoted, without the flag that only writes the docs.
+    command = shlex.join(["python", "bench/run.py", *(a for a in given if a != "--update-readme")])
     cores = os.cpu_count() or 1
     work = args.work / args.shape
-    checkpoint, folder = prepare_models(work / "models", args.shape)
-    documents = load_documents(args.sentences)
     runs_dir = work / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    command = command.replace(" --update-readme", "").strip()
     slot_shapes = args.slot_shapes or (
         [args.shape, "base"] if args.shape == "xsmall" else [args.shape]
     )
-
-    def task_slots() -> dict[str, Any]:
-        models = {
-            shape: folder
-            if shape == args.shape
-            else prepare_models(args.work / shape / "models", shape, int8=False)[1]
-            for shape in slot_shapes
-        }
-        return run_task_slots(runs_dir, models, load_documents(args.slot_sentences), cores)
-
+    # Every model is built before anything is timed, so a failed export stops the run at once.
+    slot_models = {
+        shape: prepare_models(args.work / shape / "models", shape, int8=False)[1]
+        for shape in slot_shapes
+        if not (shape == args.shape and args.only is None)
+    }
     if args.only == "task-slots":
-        result = {"shape": args.shape, "machine": machine(), "task_slots": task_slots()}
+        slots = run_task_slots(runs_dir, slot_models, load_documents(args.slot_sentences), cores)
+        result = {"shape": args.shape, "machine": machine(), "task_slots": slots}
         table = task_slots_report(result)
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"{args.shape}-task-slots.json").write_text(json.dumps(result, indent=2) + "\n")
-        (args.out / f"{args.shape}-task-slots.md").write_text(table)
+        (args.out / "task-slots.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / "task-slots.md").write_text(table)
         print(table)
         if args.update_readme:
             update_task_slots_doc(table, command)
         return 0
+    checkpoint, folder = prepare_models(work / "models", args.shape)
+    if args.shape in slot_shapes:
+        slot_models = {shape: slot_models.get(shape, folder) for shape in slot_shapes}
+    documents = load_documents(args.sentences)
     progress_file = args.out / f"{args.shape}.partial.json"
     progress_file.unlink(missing_ok=True)  # an earlier run's, not this one's
     progress: dict[str, Any] = {"shape": args.shape, "machine": machine(), "rows": {}}
@@ -1225,7 +1248,7 @@ def main(argv: list[str] | None = None) -> int:
         row["of_peak"] = round(achieved / peaks[row["peak"]], 5)
     rows[LIGHT] = light
     growth = run_growth(runs_dir, sorted(args.growth_documents), cores, keep)
-    slots = task_slots()
+    slots = run_task_slots(runs_dir, slot_models, load_documents(args.slot_sentences), cores, keep)
     keep(task_slots=slots)
 
     def rate(name: str) -> float:

@@ -23,7 +23,7 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     command += ["--growth-documents", "100", "300", "--slot-sentences", "30"]
     command += ["--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1100, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert not (tmp_path / "out" / "tiny.partial.json").exists()  # removed when the run ends well
     result = json.loads((tmp_path / "out" / "tiny.json").read_text())
@@ -63,8 +63,9 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     assert list(slots["rows"]) == [f"tiny, spark.task.cpus={n}" for n in sorted({1, cores})]
     for name, row in slots["rows"].items():
         assert row["task_slots"] == cores // int(name.rsplit("=", 1)[1]), name
-        assert row["sentences_per_s"] > 0 and row["workers"] >= 1, name
-        assert row["workers_together_peak_mib"] >= row["worker_peak_mib"] > 50, name
+        assert row["sentences_per_s"] > 0 and row["python_processes"] >= 2, name  # daemon too
+        # A sum sampled every 50 ms against a high-water mark: both seen, neither compared.
+        assert row["together_peak_mib"] > 50 and row["largest_peak_mib"] > 50, name
     for name, row in rows.items():
         if "seconds" in row:
             assert 0 < row["of_peak"] < 1.5 and row["peak"] in ("fp32", "bf16", "int8"), name

@@ -32,6 +32,39 @@ def test_update_writes_each_table_between_its_markers(tmp_path, monkeypatch) -> 
     assert growth.endswith(f"{run.README_END}\nafter\n")
 
 
+def test_the_task_slots_table_goes_between_its_own_markers(tmp_path, monkeypatch) -> None:
+    doc = tmp_path / "benchmark.md"
+    doc.write_text(
+        f"{run.README_START}\n| growth |\n{run.README_END}\n"
+        f"{run.SLOTS_START}\nold\n{run.SLOTS_END}\nafter\n"
+    )
+    monkeypatch.setattr(run, "BENCHMARK_DOC", doc)
+    run.update_task_slots_doc("| slots |\n", "python bench/run.py --only task-slots")
+    text = doc.read_text()
+    assert "| growth |" in text and "old" not in text and text.endswith("after\n")
+    assert f"{run.SLOTS_START}\n`python bench/run.py --only task-slots`, " in text
+    assert text.index("| slots |") > text.index(run.SLOTS_START)
+
+
+def test_a_model_folder_with_int8_serves_an_fp32_only_caller(tmp_path) -> None:
+    from annotators.deberta import synthetic
+
+    stamp = {
+        "shape": synthetic.TINY,
+        "vocab_size": None,
+        "corpus": run.CORPUS.stat().st_size,
+        "int8": True,
+    }
+    (tmp_path / "stamp.json").write_text(json.dumps(stamp))
+    (tmp_path / "model").mkdir()
+    # Reused as it is (a rebuild would empty the folder and need torch).
+    assert run.prepare_models(tmp_path, "tiny", int8=False)[1] == tmp_path / "model"
+    assert run.prepare_models(tmp_path, "tiny", int8=True)[1] == tmp_path / "model"
+    assert (tmp_path / "model").is_dir() and json.loads(
+        (tmp_path / "stamp.json").read_text()
+    ) == stamp
+
+
 def test_a_page_without_markers_is_refused(tmp_path) -> None:
     page = tmp_path / "page.md"
     page.write_text("no markers\n")

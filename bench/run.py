@@ -623,6 +623,13 @@ def in_process_rate(documents: list[str], folder: Path) -> dict[str, Any]:
     return {"documents": len(documents), "tokens": tokens, "seconds": seconds}
 
 
+def in_fresh_process(case: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """``case(*args)`` in a new interpreter: its own driver JVM and Python, as a job has, so
+    their start and peaks are the case's and not this run's earlier sections'."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as driver:
+        return driver.submit(case, *args).result()
+
+
 def growth_case(
     corpus: Path, one: Path, folder: Path, work: Path, cores: int, chained: bool
 ) -> dict[str, Any]:
@@ -677,15 +684,11 @@ def run_growth(
     # The smallest size again with each stage its own crossing (annotators.chain's off switch).
     cases.append((f"{min(sizes)} documents, {UNCHAINED}", paragraphs(min(sizes)), False))
     rows: dict[str, dict[str, Any]] = {}
-    spawn = multiprocessing.get_context("spawn")
     for name, documents, chained in cases:
         corpus = work / f"growth-{len(documents)}-{len(documents[0])}.txt"
         corpus.write_text("\n".join(documents) + "\n", encoding="utf-8")
         log(f"growth: {name}")
-        # A fresh interpreter per case: its own driver JVM and Python, as a job has, so their
-        # peaks are the job's and not this run's earlier sections'.
-        with ProcessPoolExecutor(1, mp_context=spawn) as driver:
-            row = driver.submit(growth_case, corpus, one, folder, work, cores, chained).result()
+        row = in_fresh_process(growth_case, corpus, one, folder, work, cores, chained)
         rows[name] = {"documents": len(documents), **row}
         keep(growth_rows=rows)
     log("growth: the same stages in this process, one core")
@@ -748,14 +751,11 @@ def run_task_slots(
     one.write_text(documents[0] + "\n", encoding="utf-8")
     sentences = sum(len(split_sentences(d)) for d in documents)
     rows: dict[str, dict[str, Any]] = {}
-    spawn = multiprocessing.get_context("spawn")
     for shape, folder in models.items():
         for task_cpus in sorted({1, cores}):
             name = f"{shape}, spark.task.cpus={task_cpus}"
             log(f"task slots: {name}")
-            # A fresh process, as for the growth cases: a JVM no earlier path has used.
-            with ProcessPoolExecutor(1, mp_context=spawn) as driver:
-                row = driver.submit(slot_case, corpus, one, folder, work, cores, task_cpus).result()
+            row = in_fresh_process(slot_case, corpus, one, folder, work, cores, task_cpus)
             rows[name] = {
                 "task_slots": cores // task_cpus,
                 "sentences_per_s": round(sentences / row["seconds"], 1),
@@ -1142,10 +1142,12 @@ def main(argv: list[str] | None = None) -> int:
         [args.shape, "base"] if args.shape == "xsmall" else [args.shape]
     )
     # Every model is built before anything is timed, so a failed export stops the run at once.
+    # The main shape's folder (fp32 and int8) serves the slots' fp32 as it is (prepare_models).
+    if args.only is None:
+        checkpoint, folder = prepare_models(work / "models", args.shape)
     slot_models = {
         shape: prepare_models(args.work / shape / "models", shape, int8=False)[1]
         for shape in slot_shapes
-        if not (shape == args.shape and args.only is None)
     }
     if args.only == "task-slots":
         slots = run_task_slots(runs_dir, slot_models, load_documents(args.slot_sentences), cores)
@@ -1158,9 +1160,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.update_readme:
             update_task_slots_doc(table, command)
         return 0
-    checkpoint, folder = prepare_models(work / "models", args.shape)
-    if args.shape in slot_shapes:
-        slot_models = {shape: slot_models.get(shape, folder) for shape in slot_shapes}
     documents = load_documents(args.sentences)
     progress_file = args.out / f"{args.shape}.partial.json"
     progress_file.unlink(missing_ok=True)  # an earlier run's, not this one's

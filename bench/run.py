@@ -11,7 +11,8 @@ values), exports it with our exporter (fp32 and int8), and times, on the same re
 
 1. ceiling: ONNX Runtime fp32 alone in this process on pre-computed piece ids, globally
    length-sorted, best batch size, all cores; 1b: the same for OpenVINO bf16; 1c: for ONNX
-   Runtime int8;
+   Runtime int8; each is chosen first, then timed between the runs of our path on the same
+   engine (before each and after the last), so that the machine's drift moves both sides;
 2. ours fp32: the job (DocumentAssembler -> SentenceDetector -> Tokenizer -> DeBertaEmbeddings,
    written to Parquet) in local[*];
    (2b: on the corpus as a few long documents; 2c: with the transport PySpark 3.5 and 4.0 use,
@@ -129,6 +130,8 @@ OURS_FP32 = "2 ours fp32"
 OURS_OPENVINO_FP32 = "2d ours fp32, OpenVINO"
 OURS_INT8 = "3 ours int8"
 OURS_BF16 = "3b ours bf16, OpenVINO"
+#: Each of our paths whose ceiling is timed between its runs: path -> ceiling.
+PAIRED_CEILING = {OURS_FP32: CEILING, OURS_BF16: BF16_CEILING, OURS_INT8: INT8_CEILING}
 BASELINE = "4 baseline: PyTorch pandas UDF"
 SORTED_BASELINE = "4b baseline: PyTorch pandas UDF, length-sorted batches"
 LIGHT = "5 LightPipeline, single texts"
@@ -236,23 +239,32 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def median_time(runs: int, action: Callable[[], object]) -> tuple[float, list[float]]:
-    times = [timed(action) for _ in range(runs)]
-    return statistics.median(times), times
-
-
 def spark_path(
-    runs: int, startup: Callable[[], object], job: Callable[[], object], warm_up: bool = True
+    runs: int,
+    startup: Callable[[], object],
+    job: Callable[[], object],
+    warm_up: bool = True,
+    between: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """Start-up (a one-document job), one untimed warm-up run of the corpus, then timed runs.
 
     The warm-up lets every Python worker load its model once, as a long job does; its time is
-    kept in the results (``warm_up_s``), and start-up is reported on its own.
+    kept in the results (``warm_up_s``), and start-up is reported on its own. ``between`` (a
+    ceiling's timing) runs before each timed run and after the last, so that a drift in the
+    machine's speed moves both sides of the ratio (``between_times``).
     """
     row: dict[str, Any] = {"startup_s": timed(startup)}
     if warm_up:
         row["warm_up_s"] = timed(job)
-    row["seconds"], row["times"] = median_time(runs, job)
+    times, between_times = [], []
+    for _ in range(runs):
+        if between is not None:
+            between_times.append(between())
+        times.append(timed(job))
+    if between is not None:
+        between_times.append(between())
+        row["between_times"] = between_times
+    row["seconds"], row["times"] = statistics.median(times), times
     return row
 
 
@@ -382,18 +394,39 @@ def fresh_runtime(folder: Path, engine: str, precision: str, threads: int) -> An
     return Runtime(settings, *model_location(settings))
 
 
+@dataclass
+class CeilingTimer:
+    """An engine's ceiling as chosen (batch size, layout), timing the whole corpus again on
+    demand: the job's runs of the same engine are timed between its timings."""
+
+    folder: Path
+    engine: str
+    precision: str
+    prepared: list[tuple[np.ndarray, np.ndarray]]
+    runtime: Any
+    processes: int
+
+    def once(self) -> float:
+        if self.processes == 1:
+            return timed(lambda: [self.runtime.run(*b) for b in self.prepared])
+        seconds, _ = parallel_ceiling(
+            self.folder, self.engine, self.precision, self.prepared, 1, self.processes
+        )
+        return seconds
+
+
 def ceiling(
     sequences: Sequences,
     folder: Path,
-    runs: int,
     cores: int,
     engine: str = "onnxruntime",
     precision: str = "fp32",
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], CeilingTimer]:
     """An engine alone on pre-computed, globally length-sorted batches, our engine settings,
     at the best batch size of a sweep, the better of two layouts: one process with a thread per
     core, and a process per core with one thread each (the job's own layout), each process
-    taking every other batch."""
+    taking every other batch. Each layout is timed once here (``alone_s``); the row's seconds
+    come from the timer, between the runs of the job on the same engine."""
     from annotators.deberta.encoder import padded_batch
 
     started = time.perf_counter()
@@ -416,29 +449,36 @@ def ceiling(
     sweep = {}
     for size in BATCH_SIZES:
         prepared = batches_of(size, sample)
-        seconds, _ = median_time(1, lambda p=prepared: [runtime.run(*b) for b in p])
+        seconds = timed(lambda p=prepared: [runtime.run(*b) for b in p])
         sweep[size] = round(len(sample) / seconds, 1)
     best = max(sweep, key=sweep.__getitem__)
     prepared = batches_of(best, order)
-    seconds, times = median_time(runs, lambda: [runtime.run(*b) for b in prepared])
-    layouts = {f"1 process x {cores} threads": (seconds, times)}
+    layouts = {
+        f"1 process x {cores} threads": (
+            timed(lambda: [runtime.run(*b) for b in prepared]),
+            1,
+        )
+    }
     processes = min(cores, len(prepared))  # a tiny corpus may make a single batch
     if processes > 1:
-        layouts[f"{processes} processes x 1 thread"] = parallel_ceiling(
-            folder, engine, precision, prepared, runs, processes
-        )
+        seconds, _ = parallel_ceiling(folder, engine, precision, prepared, 1, processes)
+        layouts[f"{processes} processes x 1 thread"] = (seconds, processes)
     layout = min(layouts, key=lambda name: layouts[name][0])
     groups = [order[s : s + best] for s in range(0, len(order), best)]
     row = {
-        "seconds": layouts[layout][0],
-        "times": layouts[layout][1],
+        "alone_s": layouts[layout][0],
         "layout": layout,
         "startup_s": startup,
         "batch_size": best,
         "padding": padding_efficiency(lengths, groups),
     }
     by_layout = {name: round(len(order) / t, 1) for name, (t, _) in layouts.items()}
-    return row, {"sequences_per_s_by_batch_size": sweep, "sequences_per_s_by_layout": by_layout}
+    timer = CeilingTimer(folder, engine, precision, prepared, runtime, layouts[layout][1])
+    return (
+        row,
+        {"sequences_per_s_by_batch_size": sweep, "sequences_per_s_by_layout": by_layout},
+        timer,
+    )
 
 
 def _ceiling_process(
@@ -549,6 +589,7 @@ def run_ours(
     cores: int,
     warm_up: bool = True,
     engine: str = "onnxruntime",
+    between: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     corpus = work / f"documents-{len(documents)}.txt"
     corpus.write_text("\n".join(documents) + "\n", encoding="utf-8")
@@ -561,6 +602,7 @@ def run_ours(
             lambda: ours(spark, one, folder, work / "out-startup", precision, engine),
             lambda: ours(spark, corpus, folder, output, precision, engine),
             warm_up=warm_up,
+            between=between,
         )
     return {**row, "rss_mib": memory.peak_mib()}
 
@@ -650,6 +692,9 @@ def growth_case(
         summary = ours(spark, corpus, folder, work / "growth-out", "fp32", "onnxruntime")
         jvm_mib = round(_peak_kib(jvm) / 1024, 1) if jvm else None
         python_mib = round(_peak_kib(os.getpid()) / 1024, 1)
+        # The same job again in the same session: what a warm JVM and warm workers take, to
+        # tell a per-process warm-up from a per-job cost.
+        again = ours(spark, corpus, folder, work / "growth-out", "fp32", "onnxruntime")
     tokens = int(summary["tokens"])
     return {
         "tokens": tokens,
@@ -657,6 +702,7 @@ def growth_case(
         "first_job_s": round(first_s, 2),
         "run_s": float(summary["run_seconds"]),
         "us_per_token": round(float(summary["run_seconds"]) / tokens * 1e6, 2),
+        "again_us_per_token": round(float(again["run_seconds"]) / tokens * 1e6, 2),
         "driver_jvm_peak_mib": jvm_mib,
         "driver_python_peak_mib": python_mib,
         "worker_peak_mib": memory.peak_mib(),
@@ -693,7 +739,7 @@ def run_growth(
         keep(growth_rows=rows)
     log("growth: the same stages in this process, one core")
     in_process = in_process_rate(paragraphs(min(max(sizes), 5000)), folder)
-    job = rows[f"{max(sizes)} documents"]
+    job, small = rows[f"{max(sizes)} documents"], rows[f"{min(sizes)} documents"]
     per_core = job["tokens"] / job["run_s"] / cores
     return {
         "model": folder.name,
@@ -702,9 +748,11 @@ def run_growth(
         "job_tokens_per_s_per_core": round(per_core, 1),
         "in_process_tokens_per_s": round(in_process["tokens"] / in_process["seconds"], 1),
         "chained_vs_unchained": round(
-            rows[f"{min(sizes)} documents, {UNCHAINED}"]["us_per_token"]
-            / rows[f"{min(sizes)} documents"]["us_per_token"],
+            rows[f"{min(sizes)} documents, {UNCHAINED}"]["us_per_token"] / small["us_per_token"],
             2,
+        ),
+        "again_largest_vs_smallest": round(
+            job["again_us_per_token"] / small["again_us_per_token"], 3
         ),
     }
 
@@ -996,7 +1044,14 @@ def report(result: dict[str, Any]) -> str:
     ]
     lines += [
         f"Spark 3.5/4.0's transport (mapInArrow) against 4.1+'s (arrow_udf), fp32 sentences/s: "
-        f"{result['map_in_arrow_vs_arrow_udf']:.2f}"
+        f"{result['map_in_arrow_vs_arrow_udf']:.2f}.",
+        "Each ceiling is timed between the runs of our path on its engine; its speed then "
+        "against when it was chosen, before the job's paths (the machine's drift): "
+        + ", ".join(
+            f"{name.split(': ')[1]} {rows[name]['alone_s'] / rows[name]['seconds']:.2f}"
+            for name in PAIRED_CEILING.values()
+        )
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -1008,16 +1063,17 @@ def growth_report(result: dict[str, Any]) -> str:
         f"Cost as the work grows (the job, {growth['model']}: the model almost free; each case "
         "a fresh process; start-up apart: the session with the JVM's launch, then a "
         "one-document job that loads the model and runs its first batch; then the job's run "
-        "seconds; peak RSS over the job):",
+        "seconds; peak RSS over the job; then the same job again in the same session, warm):",
         "",
         "| input | documents | tokens | session s | first job s | run s | µs per token "
-        "| driver JVM MiB | driver Python MiB | worker peak MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| again: µs per token | driver JVM MiB | driver Python MiB | worker peak MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, row in growth["rows"].items():
         lines.append(
             f"| {name} | {row['documents']} | {row['tokens']} | {row['session_s']:.1f} "
             f"| {row['first_job_s']:.1f} | {row['run_s']:.1f} | {row['us_per_token']:.1f} "
+            f"| {row['again_us_per_token']:.1f} "
             f"| {row['driver_jvm_peak_mib']} | {row['driver_python_peak_mib']} "
             f"| {row['worker_peak_mib']} |"
         )
@@ -1029,7 +1085,8 @@ def growth_report(result: dict[str, Any]) -> str:
         f"tokens/s; the job at the largest size: {growth['job_tokens_per_s_per_core']:.0f} "
         "tokens/s per core. Consecutive annotators as one chain against each its own "
         f"crossing ({UNCHAINED}), run seconds per token: {growth['chained_vs_unchained']:.2f} "
-        "times faster.",
+        "times faster. Time per token, the largest size against the smallest, when each job "
+        f"runs again warm: {growth['again_largest_vs_smallest']:.2f}.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -1183,13 +1240,15 @@ def main(argv: list[str] | None = None) -> int:
     positions = sequences.real_positions
     log(f"{len(sequences.sentences)} sentences, {len(sequences.pieces)} sequences; ceilings")
     rows: dict[str, dict[str, Any]] = {}
-    sweeps = {}
+    sweeps, timers = {}, {}
     for name, engine, precision in (
         (CEILING, "onnxruntime", "fp32"),
         (BF16_CEILING, "openvino", "bf16"),
         (INT8_CEILING, "onnxruntime", "int8"),
     ):
-        rows[name], sweeps[name] = ceiling(sequences, folder, args.runs, cores, engine, precision)
+        rows[name], sweeps[name], timers[name] = ceiling(
+            sequences, folder, cores, engine, precision
+        )
         keep(rows=rows, ceiling_sweeps=sweeps)
     padding = ours_padding(sequences, batch_size=8, max_length=128, chunk=256)
     for name, engine, precision in (
@@ -1199,11 +1258,24 @@ def main(argv: list[str] | None = None) -> int:
         (OURS_BF16, "openvino", "bf16"),
     ):
         log(name)
+        paired = PAIRED_CEILING.get(name)
         rows[name] = run_ours(
-            runs_dir, documents, folder, precision, args.runs, cores, engine=engine
+            runs_dir,
+            documents,
+            folder,
+            precision,
+            args.runs,
+            cores,
+            engine=engine,
+            between=timers[paired].once if paired else None,
         )
         rows[name]["padding"] = padding
+        if paired:
+            # The ceiling's figure is its timings between this path's runs (interleaved).
+            between_times = rows[name].pop("between_times")
+            rows[paired].update(seconds=statistics.median(between_times), times=between_times)
         keep(rows=rows)
+    del timers  # their engines' memory
     # The transport of Spark 3.5/4.0 (mapInArrow: whole rows through Python), here, same run.
     from annotators.spark_compat import MAP_IN_ARROW, TRANSPORT_ENV
 

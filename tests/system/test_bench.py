@@ -57,6 +57,8 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     for row in growth["rows"].values():
         assert row["tokens"] > 0 and row["run_s"] > 0 and row["worker_peak_mib"] > 50
         assert row["driver_jvm_peak_mib"] > 50 and row["first_job_s"] > 0
+        assert row["again_us_per_token"] > 0
+    assert growth["again_largest_vs_smallest"] > 0
     assert growth["in_process"]["tokens"] > 0
     slots = result["task_slots"]
     cores = os.cpu_count() or 1
@@ -75,6 +77,9 @@ def test_the_benchmark_runs_every_path_on_the_tiny_shape(tmp_path) -> None:
     for name in (*ceilings, "1c ceiling: ONNX Runtime int8 alone"):
         layouts = result["ceiling_sweeps"][name]["sequences_per_s_by_layout"]
         assert "1 process x 2 threads" in layouts and rows[name]["layout"] in layouts
+    for name in (*ceilings, "1c ceiling: ONNX Runtime int8 alone"):
+        # timed between the runs of our path on its engine: before the one run and after it
+        assert len(rows[name]["times"]) == 2 and rows[name]["alone_s"] > 0, name
     cosines = result["cosine_to_fp32"]
     assert cosines["OpenVINO fp32"]["min"] > 0.99999
     assert 0.999 < cosines["OpenVINO bf16"]["mean"] <= 1.0 and 0.99 < cosines["int8"]["mean"] <= 1

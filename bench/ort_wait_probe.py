@@ -4,7 +4,8 @@
 
 Times every ``OnnxRuntimeEngine.run`` call, wall and CPU, in every process that runs one: the
 ceiling's process-per-core layout (as ``bench/run.py`` times it) and the job's Python workers
-(``local[2]``, fp32), alternately, three rounds. A worker whose engine's wall exceeds its CPU
+(``local[2]``, fp32), alternately, three rounds, as ``bench/run.py`` runs them (``run_ours``
+with the ceiling timed between runs). A worker whose engine's wall exceeds its CPU
 was waiting for a core while other work (the JVM converting and writing, the worker's own text
 stages and conversions) ran on it. The timer is installed by a ``sitecustomize`` module that
 this script puts first on ``PYTHONPATH`` before any worker starts; the package is not changed.
@@ -75,24 +76,25 @@ def main() -> None:
     documents = bench.load_documents(3000)
     sequences = bench.plan_corpus(documents, folder)
     _, _, timer = bench.ceiling(sequences, folder, 2, "onnxruntime", "fp32")
-    probe = work / "ort-probe"
-    probe.mkdir(parents=True, exist_ok=True)
-    corpus, one = probe / "documents.txt", probe / "one-document.txt"
-    corpus.write_text("\n".join(documents) + "\n", encoding="utf-8")
-    one.write_text(documents[0] + "\n", encoding="utf-8")
+    windows: list[tuple[float, float]] = []  # each ceiling timing's, in wall-clock time
+
+    def ceiling_window() -> float:
+        start = time.time()
+        seconds = timer.once()
+        windows.append((start, time.time()))
+        return seconds
+
+    # The benchmark's own path (start-up, warm-up, timed runs), the ceiling timed between runs.
+    runs_dir = work / "ort-probe"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    row = bench.run_ours(runs_dir, documents, folder, "fp32", 3, 2, between=ceiling_window)
     print("case | timed s | per process: engine wall s, engine CPU s, calls")
-    with bench.fresh_spark(2) as spark:
-        bench.ours(spark, one, folder, probe / "out-one", "fp32", "onnxruntime")
-        bench.ours(spark, corpus, folder, probe / "out", "fp32", "onnxruntime")  # warm-up
-        for round_ in range(3):
-            start = time.time()
-            seconds = timer.once()
-            print(f"ceiling {round_} | {seconds:.2f} | {engine_seconds(log, start, time.time())}")
-            start = time.time()
-            job = bench.ours(spark, corpus, folder, probe / "out", "fp32", "onnxruntime")
-            took = float(job["run_seconds"])
-            print(f"job {round_} | {took:.2f} | {engine_seconds(log, start, time.time())}")
-            sys.stdout.flush()
+    for round_, seconds in enumerate(row["between_times"]):
+        start, end = windows[round_]
+        print(f"ceiling {round_} | {seconds:.2f} | {engine_seconds(log, start, end)}")
+        if round_ < len(row["times"]):  # the job's run lies between two ceiling timings
+            job_window = engine_seconds(log, end, windows[round_ + 1][0])
+            print(f"job {round_} | {row['times'][round_]:.2f} | {job_window}")
 
 
 if __name__ == "__main__":

@@ -2,15 +2,20 @@
 
     pip install nncf && python bench/int8_probe.py     # after a python bench/run.py
     python bench/int8_probe.py --dynamic-only          # up to OpenVINO's dynamic quantization
+    python bench/int8_probe.py --dynamic-only --rounds 5
 
 Reads the benchmark's xsmall model folder (bench/.work/xsmall/models/model), calibrates on
 every other sequence of the corpus's first 900 sentences (200 sequences) and times the other
 half in length-sorted batches of 8, one process, two threads, against ONNX Runtime fp32:
 ONNX Runtime int8 dynamic (ours), OpenVINO bf16, OpenVINO int8 by NNCF (static, SmoothQuant,
 calibrated) with the rest in f32 or bf16, and ONNX Runtime static QDQ int8 (per channel,
-MatMul only); and (issue 26) OpenVINO with int8-compressed weights (NNCF, no calibration) and
-the CPU plugin's dynamic quantization of fully connected layers at several group sizes. Cosines
-are over real token vectors. Not part of the test suite or the package.
+MatMul only); and (issue 26) OpenVINO with int8-compressed weights (NNCF, no calibration; or
+stored in an ONNX file as DequantizeLinear, the only form a model folder can hold) and the CPU
+plugin's dynamic quantization of fully connected layers at several group sizes. Those paths are
+timed in rounds (``--rounds``, 3 by default), each path once per round in turn, and the median
+round is shown with the range: single passes of about ten seconds each moved by a third between
+runs on a shared machine. Cosines are over real token vectors. Not part of the test suite or
+the package.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from annotators.deberta.model_folder import load_model_folder  # noqa: E402
 from bench.run import load_documents, plan_corpus  # noqa: E402
 
 FOLDER = ROOT / "bench" / ".work" / "xsmall" / "models" / "model"
+#: Rounds of the dynamic paths, each path once per round in turn (``--rounds N``).
+ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
 WORK = ROOT / "bench" / ".work" / "int8_probe"
 
 
@@ -42,6 +49,54 @@ def batches(pieces: list[list[int]], indices: list[int], size: int = 8) -> list[
         ids, mask = padded_batch(group, special)
         out.append({"input_ids": ids, "attention_mask": mask})
     return out
+
+
+def onnx_int8_weights(source: Path, target: Path) -> int:
+    """``source`` with every MatMul's constant weight stored as uint8 (asymmetric, per output
+    channel) behind DequantizeLinear and a Transpose: the form of an int8-compressed weight
+    that OpenVINO's CPU plugin runs with dynamic quantization, in a file a model folder can
+    hold (ONNX). Returns how many weights were compressed."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    weights = {w.name: w for w in graph.initializer}
+    added, decompress = [], []
+    for node in graph.node:
+        weight = weights.get(node.input[1]) if node.op_type == "MatMul" else None
+        if weight is None or len(weight.dims) != 2:
+            continue
+        name = node.input[1]
+        rows = numpy_helper.to_array(weight).astype(np.float32).T  # [out, in]
+        low, high = np.minimum(rows.min(axis=1), 0), np.maximum(rows.max(axis=1), 0)
+        scale = np.where(high > low, (high - low) / 255.0, 1.0).astype(np.float32)
+        zero = np.clip(np.round(-low / scale), 0, 255).astype(np.uint8)
+        stored = np.clip(np.round(rows / scale[:, None]) + zero[:, None], 0, 255).astype(np.uint8)
+        added += [
+            numpy_helper.from_array(stored, f"{name}_u8"),
+            numpy_helper.from_array(scale, f"{name}_scale"),
+            numpy_helper.from_array(zero, f"{name}_zero"),
+        ]
+        decompress += [
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{name}_u8", f"{name}_scale", f"{name}_zero"],
+                [f"{name}_rows"],
+                axis=0,
+            ),
+            helper.make_node("Transpose", [f"{name}_rows"], [f"{name}_int8"], perm=[1, 0]),
+        ]
+        node.input[1] = f"{name}_int8"
+    used = {name for node in graph.node for name in node.input}
+    kept = [w for w in graph.initializer if w.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept + added)
+    nodes = decompress + list(graph.node)  # constants first: the graph stays in order
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(target))
+    return len(decompress) // 2
 
 
 def main() -> None:
@@ -70,27 +125,45 @@ def main() -> None:
     reference = session(FOLDER / "model.onnx")
     expected = [reference.run(None, f)[0] for f in test]
 
-    def measure(run: Any, name: str) -> None:
-        run(test[0])
-        started = time.perf_counter()
-        outputs = [run(f) for f in test]
-        seconds = time.perf_counter() - started
-        cosines = []
+    def cosines(outputs: list[np.ndarray]) -> list[float]:
+        found = []
         for feeds, a, b in zip(test, expected, outputs, strict=True):
             real = feeds["attention_mask"].astype(bool)
             a, b = a[real], b[real]
-            cosines.extend(
-                (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
-            )
+            found.extend((a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1))
+        return found
+
+    def row(name: str, seconds: list[float], found: list[float]) -> None:
+        rates = sorted(tokens / s for s in seconds)
         print(
-            f"| {name} | {tokens / seconds:.0f} | {np.mean(cosines):.6f} | {np.min(cosines):.6f} |",
+            f"| {name} | {np.median(rates):.0f} | {rates[0]:.0f}-{rates[-1]:.0f} "
+            f"| {np.mean(found):.6f} | {np.min(found):.6f} |",
             flush=True,
         )
 
-    print("| path | tokens/s | cosine mean | cosine min |\n| --- | ---: | ---: | ---: |")
-    measure(lambda f: reference.run(None, f)[0], "ONNX Runtime fp32")
+    def compare(paths: list[tuple[str, Any]], rounds: int) -> None:
+        """Each path over the test batches once per round, the paths in turn within a round,
+        so that the machine's drift falls on all of them alike; the median round is shown."""
+        seconds: dict[str, list[float]] = {name: [] for name, _ in paths}
+        outputs: dict[str, list[np.ndarray]] = {}
+        for _, run in paths:
+            run(test[0])
+        for _ in range(rounds):
+            for name, run in paths:
+                started = time.perf_counter()
+                outputs[name] = [run(f) for f in test]
+                seconds[name].append(time.perf_counter() - started)
+        for name, _ in paths:
+            row(name, seconds[name], cosines(outputs[name]))
+
+    def measure(run: Any, name: str) -> None:
+        compare([(name, run)], 1)
+
+    print(
+        "| path | tokens/s, median | range | cosine mean | cosine min |\n"
+        "| --- | ---: | ---: | ---: | ---: |"
+    )
     dynamic = session(FOLDER / "model_int8.onnx")
-    measure(lambda f: dynamic.run(None, f)[0], "ONNX Runtime int8, dynamic (ours)")
     core = ov.Core()
 
     def openvino(model: Any, hint: str, **extra: Any) -> Any:
@@ -106,18 +179,37 @@ def main() -> None:
         request, output = compiled.create_infer_request(), compiled.output(0)
         return lambda f: request.infer(f)[output]
 
-    measure(openvino(core.read_model(str(FOLDER / "model.onnx")), "bf16"), "OpenVINO bf16")
+    paths = [
+        ("ONNX Runtime fp32", lambda f: reference.run(None, f)[0]),
+        ("ONNX Runtime int8, dynamic (ours)", lambda f: dynamic.run(None, f)[0]),
+        ("OpenVINO bf16", openvino(core.read_model(str(FOLDER / "model.onnx")), "bf16")),
+    ]
     # Issue 26: int8-compressed weights (no calibration), activations quantized per group at run
     # time by the CPU plugin for the fully connected layers (0: off), the rest in f32 or bf16.
     compressed = nncf.compress_weights(
         core.read_model(str(FOLDER / "model.onnx")), mode=nncf.CompressWeightsMode.INT8_ASYM
     )
-    for group in (0, 32, 128):
-        for hint in ("f32", "bf16"):
-            measure(
+    for group, hint in ((0, "bf16"), (32, "bf16"), (128, "f32"), (128, "bf16"), (256, "bf16")):
+        paths.append(
+            (
+                f"OpenVINO int8 weights (NNCF), dynamic quantization group {group}, rest {hint}",
                 openvino(compressed, hint, DYNAMIC_QUANTIZATION_GROUP_SIZE=group),
-                f"OpenVINO int8 weights, dynamic quantization group {group}, rest {hint}",
             )
+        )
+    # The same, with the weights compressed in an ONNX file rather than by NNCF in memory.
+    in_onnx = WORK / "model_int8_weights.onnx"
+    onnx_int8_weights(FOLDER / "model.onnx", in_onnx)
+    for group in (0, 128):
+        paths.append(
+            (
+                f"OpenVINO int8 weights in the ONNX file, dynamic quantization group {group}, "
+                "rest bf16",
+                openvino(
+                    core.read_model(str(in_onnx)), "bf16", DYNAMIC_QUANTIZATION_GROUP_SIZE=group
+                ),
+            )
+        )
+    compare(paths, ROUNDS)
     if "--dynamic-only" in sys.argv:
         return
     quantized = nncf.quantize(

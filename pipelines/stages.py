@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pyspark.accumulators import AccumulatorParam
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.param import Params
 from pyspark.sql import Column, DataFrame
@@ -20,8 +21,10 @@ from annotators import (
     Tokenizer,
 )
 from annotators.chain import run_group, stage_groups
+from annotators.deberta.encoder import take_model_loads
 from annotators.deberta.model_folder import load_model_folder
 from annotators.deberta.pretrained import resolve_model
+from annotators.model_stage import DebertaModelStage
 from annotators.sentence import CUT_KEY
 from annotators.tasks import job_slots
 from pipelines.config import apply_params
@@ -220,6 +223,51 @@ def count_progress(
             stage.batch_core = _counted(  # type: ignore[method-assign]
                 stage.batch_core, records, tokens, exploded
             )
+
+
+class LongestParam(AccumulatorParam):
+    """An accumulator that keeps the largest value added (Spark merges task updates with it)."""
+
+    def zero(self, value: float) -> float:
+        return 0.0
+
+    def addInPlace(self, value1: float, value2: float) -> float:
+        return max(value1, value2)
+
+
+def count_model_loads(
+    model: PipelineModel, loads: Accumulator[int], longest: Accumulator[float]
+) -> None:
+    """Make every fitted model stage report the model loads its Python worker did (how many,
+    and the longest in seconds) to two accumulators, so that the job's summary gives the
+    workers' start-up apart from their steady work.
+
+    A load is counted by the stage whose chunk did it, once (``take_model_loads``); a Python
+    worker that Spark reuses loads nothing again.
+    """
+    for stage in model.stages:
+        if isinstance(stage, DebertaModelStage):
+            stage.batch_core = _load_counted(  # type: ignore[method-assign]
+                stage.batch_core, loads, longest
+            )
+
+
+def _load_counted(
+    batch_core: Callable[[], BatchAnnotateFn], loads: Accumulator[int], longest: Accumulator[float]
+) -> Callable[[], BatchAnnotateFn]:
+    def core() -> BatchAnnotateFn:
+        inner = batch_core()
+
+        def annotate_rows(rows: list[tuple[list[dict[str, Any]], ...]]) -> list[Any]:
+            out = inner(rows)
+            for seconds in take_model_loads():
+                loads.add(1)
+                longest.add(seconds)
+            return out
+
+        return annotate_rows
+
+    return core
 
 
 def _counted(

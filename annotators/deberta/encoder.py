@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,6 +246,17 @@ def _task_cpus() -> int:
 
 _RUNTIMES: dict[tuple[str, str, str, int, str, str], Runtime] = {}
 _LOCK = threading.Lock()
+# Seconds each model load in this process took, not yet taken by ``take_model_loads``.
+_LOADS: list[float] = []
+
+
+def take_model_loads() -> list[float]:
+    """The seconds of each model load (checksum, tokenizer, engine session) this process has
+    done since the last call: the job reports its workers' loads apart from the steady work."""
+    with _LOCK:
+        taken = _LOADS[:]
+        _LOADS.clear()
+    return taken
 
 
 def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
@@ -274,7 +286,9 @@ def runtime_for(settings: EncoderSettings) -> Runtime:
     with _LOCK:
         found = _RUNTIMES.get(key)
         if found is None:
+            started = time.perf_counter()
             found = Runtime(settings, *model_location(settings))
+            _LOADS.append(time.perf_counter() - started)
             _RUNTIMES[key] = found
         return found
 

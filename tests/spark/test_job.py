@@ -48,6 +48,23 @@ def test_job_writes_every_document_with_annotations(spark, tmp_path, capsys) -> 
     )
 
 
+def test_the_summary_gives_the_workers_model_loads_apart(spark, tmp_path) -> None:
+    # Three engine threads are this test's own: no Python worker of the session has loaded the
+    # model with them (a load is per process and per settings), so the first job's workers load it.
+    argv = ["--input", str(SAMPLE), "--output", str(tmp_path / "out"), "--mode", "overwrite"]
+    argv += ["--set", "embeddings.threads=3", "--set", "classifier.threads=3"]
+    argv += ["--classifier", str(CLASSIFIER)]
+    first = run(parse_args(argv), spark)
+    tasks = len(list((tmp_path / "out").glob("part-*.parquet")))
+    # Two model stages, each loaded once per Python worker that ran a task.
+    assert 2 <= first["worker_model_loads"] <= 2 * max(tasks, spark.sparkContext.defaultParallelism)
+    assert 0 < first["worker_model_load_seconds"] < first["run_seconds"]
+    # The same job again: Spark reuses its Python workers, which keep their engines.
+    again = run(parse_args(argv), spark)
+    assert again["worker_model_loads"] == 0 and again["worker_model_load_seconds"] == 0
+    assert again["rows"] == first["rows"] and again["tokens"] == first["tokens"]
+
+
 def test_a_small_job_keeps_a_task_per_core_and_a_large_one_gets_several() -> None:
     assert [task_count(n, 2) for n in (0, 19, 3999, 4000, 6000, 8000, 10**9)] == [
         2, 2, 2, 4, 6, 8, 2 * TASKS_PER_CORE,

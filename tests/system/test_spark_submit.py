@@ -59,6 +59,9 @@ def test_spark_submit_on_a_standalone_cluster_with_a_driver_only_model(tmp_path)
     summary = summary_of(done.stdout)
     assert int(summary["rows"]) == len(lines)
     assert summary["master"] == master  # spark-submit's --master, not a local default
+    # The cluster's fresh workers load the model; their loads reach the driver's summary.
+    assert int(summary["worker_model_loads"]) >= 1
+    assert float(summary["worker_model_load_seconds"]) > 0
     table = pq.read_table(output, columns=["id", "token", "embeddings"])
     assert table.num_rows == len(lines)
     rows = table.to_pylist()

@@ -28,9 +28,9 @@ def test_contents_list_every_section() -> None:
     from tests.spark.test_docs import anchor, headings
 
     sections = headings(README, "##")
-    contents = README.split("## Contents\n", 1)[1].split("\n## ", 1)[0]
-    listed = re.findall(r"^- \[(.+?)\]\(#(.+?)\)$", contents, flags=re.M)
-    assert [title for title, _ in listed] == [h for h in sections if h != "Contents"]
+    contents = README.split("\nContents: ", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"\[(.+?)\]\(#(.+?)\)", contents)
+    assert [title for title, _ in listed] == sections
     assert all(target == anchor(title) for title, target in listed), listed
 
 

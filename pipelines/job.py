@@ -32,7 +32,7 @@ from pipelines.inputs import (
 )
 from pipelines.session import JobProgress, refuse_connect, session
 from pipelines.stages import (
-    LongestParam,
+    ModelLoads,
     build_pipeline,
     count_model_loads,
     count_progress,
@@ -197,8 +197,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
     check_input_exists(spark, source["path"])
     check_paths_apart(spark, source["path"], target["path"])
     running = time.perf_counter()
-    loads = spark.sparkContext.accumulator(0)
-    longest_load = spark.sparkContext.accumulator(0.0, LongestParam())
+    loads = ModelLoads.on(spark)
     with OutputCommit(
         spark, target["path"], target["mode"], target["commit"], float(target["lock_lease_s"])
     ) as output:
@@ -214,7 +213,7 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
                 )
                 frame = spread(documents.frame, source["partitions"], documents.rows)
                 model: PipelineModel = pipeline.fit(frame)
-                count_model_loads(model, loads, longest_load)
+                count_model_loads(model, loads)
                 if progress.enabled:
                     count_progress(model, progress.records, progress.tokens, exploded)
                 annotated = transform(model, frame, exploded)
@@ -252,8 +251,9 @@ def run(args: argparse.Namespace, spark: SparkSession | None = None) -> dict[str
         "seconds": round(ended - started, 2),
         "startup_seconds": round(running - started, 2),
         "run_seconds": round(run_seconds, 2),
-        "worker_model_loads": loads.value,
-        "worker_model_load_seconds": round(longest_load.value, 2),
+        "worker_model_loads": loads.count.value,
+        "worker_model_load_seconds": round(loads.seconds.value, 3),
+        "worker_model_load_longest_seconds": round(loads.longest.value, 3),
         "tokens_per_second": round(tokens / run_seconds, 1) if run_seconds > 0 else 0.0,
         "output": target["path"],
     }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyspark.accumulators import AccumulatorParam
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.param import Params
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from annotators import (
@@ -235,34 +236,51 @@ class LongestParam(AccumulatorParam):
         return max(value1, value2)
 
 
-def count_model_loads(
-    model: PipelineModel, loads: Accumulator[int], longest: Accumulator[float]
-) -> None:
-    """Make every fitted model stage report the model loads its Python worker did (how many,
-    and the longest in seconds) to two accumulators, so that the job's summary gives the
-    workers' start-up apart from their steady work.
+@dataclass
+class ModelLoads:
+    """The Python workers' model loads during one job: how many, their seconds summed, and
+    the longest (accumulators, merged on the driver as tasks end; a failed task's are dropped)."""
 
-    A load is counted by the stage whose chunk did it, once (``take_model_loads``); a Python
-    worker that Spark reuses loads nothing again.
+    count: Accumulator[int]
+    seconds: Accumulator[float]
+    longest: Accumulator[float]
+
+    @classmethod
+    def on(cls, spark: SparkSession) -> ModelLoads:
+        context = spark.sparkContext
+        return cls(
+            context.accumulator(0),
+            context.accumulator(0.0),
+            context.accumulator(0.0, LongestParam()),
+        )
+
+
+def count_model_loads(model: PipelineModel, loads: ModelLoads) -> None:
+    """Make every fitted model stage report the model loads its chunks did in the Python
+    worker, so that the job's summary gives the workers' start-up apart from their steady work.
+
+    Loads the worker did before (another pipeline, a LightPipeline) are dropped before each
+    chunk, so only this job's count; a worker that already holds the model with the same
+    settings loads nothing.
     """
     for stage in model.stages:
         if isinstance(stage, DebertaModelStage):
-            stage.batch_core = _load_counted(  # type: ignore[method-assign]
-                stage.batch_core, loads, longest
-            )
+            stage.batch_core = _load_counted(stage.batch_core, loads)  # type: ignore[method-assign]
 
 
 def _load_counted(
-    batch_core: Callable[[], BatchAnnotateFn], loads: Accumulator[int], longest: Accumulator[float]
+    batch_core: Callable[[], BatchAnnotateFn], loads: ModelLoads
 ) -> Callable[[], BatchAnnotateFn]:
     def core() -> BatchAnnotateFn:
         inner = batch_core()
 
         def annotate_rows(rows: list[tuple[list[dict[str, Any]], ...]]) -> list[Any]:
+            take_model_loads()  # not this chunk's: dropped
             out = inner(rows)
             for seconds in take_model_loads():
-                loads.add(1)
-                longest.add(seconds)
+                loads.count.add(1)
+                loads.seconds.add(seconds)
+                loads.longest.add(seconds)
             return out
 
         return annotate_rows

@@ -130,8 +130,9 @@ def _vector(**values: float) -> list[float]:
 
 
 def _loaded_runtimes() -> int:
+    """Model loads this worker has done (``encoder.model_loads``; none before it is imported)."""
     encoder = sys.modules.get("annotators.deberta.encoder")
-    return len(getattr(encoder, "_RUNTIMES", {}) or {})
+    return len(encoder.model_loads()) if encoder is not None else 0
 
 
 def run_timed(core: Callable[[Any], Any], accumulator: Any, rows: Any) -> Any:

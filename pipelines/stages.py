@@ -22,7 +22,7 @@ from annotators import (
     Tokenizer,
 )
 from annotators.chain import run_group, stage_groups
-from annotators.deberta.encoder import take_model_loads
+from annotators.deberta.encoder import model_loads
 from annotators.deberta.model_folder import load_model_folder
 from annotators.deberta.pretrained import resolve_model
 from annotators.model_stage import DebertaModelStage
@@ -259,9 +259,9 @@ def count_model_loads(model: PipelineModel, loads: ModelLoads) -> None:
     """Make every fitted model stage report the model loads its chunks did in the Python
     worker, so that the job's summary gives the workers' start-up apart from their steady work.
 
-    Loads the worker did before (another pipeline, a LightPipeline) are dropped before each
-    chunk, so only this job's count; a worker that already holds the model with the same
-    settings loads nothing.
+    A chunk counts only the loads it did itself (not the worker's earlier ones: another
+    pipeline, a LightPipeline); a worker that already holds the model with the same settings
+    loads nothing.
     """
     for stage in model.stages:
         if isinstance(stage, DebertaModelStage):
@@ -275,9 +275,9 @@ def _load_counted(
         inner = batch_core()
 
         def annotate_rows(rows: list[tuple[list[dict[str, Any]], ...]]) -> list[Any]:
-            take_model_loads()  # not this chunk's: dropped
+            earlier = len(model_loads())  # the worker's loads before this chunk are not counted
             out = inner(rows)
-            for seconds in take_model_loads():
+            for seconds in model_loads()[earlier:]:
                 loads.count.add(1)
                 loads.seconds.add(seconds)
                 loads.longest.add(seconds)

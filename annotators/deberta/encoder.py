@@ -246,17 +246,16 @@ def _task_cpus() -> int:
 
 _RUNTIMES: dict[tuple[str, str, str, int, str, str], Runtime] = {}
 _LOCK = threading.Lock()
-# Seconds each model load in this process took, not yet taken by ``take_model_loads``.
+# Seconds of each model load this process has done, in order; only ever appended to.
 _LOADS: list[float] = []
 
 
-def take_model_loads() -> list[float]:
-    """The seconds of each model load (checksum, tokenizer, engine session) this process has
-    done since the last call: the job reports its workers' loads apart from the steady work."""
+def model_loads() -> list[float]:
+    """The seconds of every model load (checksum, tokenizer, engine session) this process has
+    done, in order: a reader counts the loads past its own place (the job's summary per chunk,
+    the profiler), so readers never take loads from each other."""
     with _LOCK:
-        taken = _LOADS[:]
-        _LOADS.clear()
-    return taken
+        return list(_LOADS)
 
 
 def model_location(settings: EncoderSettings) -> tuple[Path, Path]:
